@@ -1,0 +1,312 @@
+"""One `Config` from defaults, `.perfgate.yml`, action inputs and CLI flags.
+
+Every value is checked here, before anything runs: a typo in a threshold
+found after ten minutes of measuring is ten minutes lost, and a gate that
+silently ignores an unknown key gates on something other than what the
+reviewer read.  Each refusal names the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+CONFIG_FILE = ".perfgate.yml"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a gate or a run needs to know, validated.
+
+    `command` is an argv; a command given as one string is run by `sh -c`
+    (as the action's `command` input is), and `command_text` keeps what the
+    user wrote, for the report.
+    """
+
+    command: tuple[str, ...] = ()
+    command_text: str = ""
+    repo: Path = Path(".")
+    base: str | None = None
+    head: str = "HEAD"
+    setup: str | None = None
+    venv: bool = False
+    working_directory: str = "."
+    runs: int = 10
+    max_runs: int = 30
+    warmup: int = 1
+    timeout_s: float = 600.0
+    time_budget_s: float | None = None
+    time_threshold: float = 0.05
+    memory_threshold: float = 0.10
+    json_path: Path | None = None
+    markdown_path: Path | None = None
+    seed: int | None = None
+    breakdown: str | None = None
+    imports: tuple[str, ...] = ()
+    config_path: Path | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Threshold per metric name of `results.METRIC_FIELDS`."""
+        return {
+            "wall_time": self.time_threshold,
+            "cpu_time": self.time_threshold,
+            "peak_memory": self.memory_threshold,
+        }
+
+    def settings(self) -> dict[str, Any]:
+        """The settings a reader needs to judge a result, for the results JSON."""
+        return {
+            "runs": self.runs,
+            "max_runs": self.max_runs,
+            "warmup": self.warmup,
+            "timeout_s": self.timeout_s,
+            "time_budget_s": self.time_budget_s,
+            "time_threshold": self.time_threshold,
+            "memory_threshold": self.memory_threshold,
+            "setup": self.setup,
+            "working_directory": self.working_directory,
+        }
+
+
+# key -> (Config field, parser).  Keys are spelt as in `.perfgate.yml` and as
+# action inputs; CLI flags are the same with `--` in front.
+def _parse_int(minimum: int) -> Any:
+    def parse(key: str, value: Any) -> int:
+        if isinstance(value, bool):
+            raise _bad(key, value, f"a whole number of at least {minimum}")
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise _bad(key, value, f"a whole number of at least {minimum}") from None
+        if number < minimum:
+            raise _bad(key, value, f"a whole number of at least {minimum}")
+        return number
+
+    return parse
+
+
+def _parse_seconds(key: str, value: Any) -> float:
+    text = str(value).strip().lower()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(s|m|min|h)?", text)
+    if not match or isinstance(value, bool):
+        raise _bad(key, value, "a positive number of seconds, e.g. 600, 90s, 10m or 1h")
+    seconds = (
+        float(match.group(1)) * {"s": 1, None: 1, "m": 60, "min": 60, "h": 3600}[match.group(2)]
+    )
+    if seconds <= 0:
+        raise _bad(key, value, "a positive number of seconds, e.g. 600, 90s, 10m or 1h")
+    return seconds
+
+
+def parse_threshold(key: str, value: Any) -> float:
+    """`5%` or `0.05` -> 0.05.  A bare number above 1 is refused, not guessed at."""
+    allowed = "a percentage such as 5% or a fraction such as 0.05, above 0 and below 100%"
+    if isinstance(value, bool) or value is None:
+        raise _bad(key, value, allowed)
+    text = str(value).strip()
+    try:
+        fraction = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise _bad(key, value, allowed) from None
+    if not math.isfinite(fraction) or not 0 < fraction < 1:
+        raise _bad(key, value, allowed)
+    return fraction
+
+
+def _parse_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0", ""):
+        return False
+    raise _bad(key, value, "true or false")
+
+
+def _parse_text(key: str, value: Any) -> str:
+    if value is None or isinstance(value, (dict, list, bool)):
+        raise _bad(key, value, "a string")
+    return str(value)
+
+
+def _parse_optional_text(key: str, value: Any) -> str | None:
+    text = _parse_text(key, value).strip()
+    return text or None
+
+
+def _parse_path(key: str, value: Any) -> Path:
+    text = _parse_text(key, value).strip()
+    if not text:
+        raise _bad(key, value, "a path")
+    return Path(text)
+
+
+def _parse_breakdown(key: str, value: Any) -> str | None:
+    text = _parse_text(key, value).strip().lower()
+    if text in ("", "none", "off", "false"):
+        return None
+    if text not in ("pytest", "auto"):
+        raise _bad(key, value, "pytest, auto or none")
+    return text
+
+
+def _parse_imports(key: str, value: Any) -> tuple[str, ...]:
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)):
+        raise _bad(key, value, "a list of importable module names")
+    cleaned = tuple(str(n).strip() for n in names if str(n).strip())
+    for name in cleaned:
+        if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", name):
+            raise _bad(key, name, "a list of importable module names, e.g. [mypkg, mypkg.api]")
+    return cleaned
+
+
+def _parse_command(key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        argv = tuple(str(v) for v in value)
+        if not argv or not argv[0].strip():
+            raise _bad(key, value, "a command to benchmark, e.g. pytest -q")
+        return argv
+    text = _parse_text(key, value).strip()
+    if not text:
+        raise _bad(key, value, "a command to benchmark, e.g. pytest -q")
+    return ("sh", "-c", text)
+
+
+PARSERS: Mapping[str, tuple[str, Any]] = {
+    "command": ("command", _parse_command),
+    "repo": ("repo", _parse_path),
+    "base": ("base", _parse_optional_text),
+    "head": ("head", _parse_text),
+    "setup": ("setup", _parse_optional_text),
+    "venv": ("venv", _parse_bool),
+    "working-directory": ("working_directory", _parse_text),
+    "runs": ("runs", _parse_int(2)),
+    "max-runs": ("max_runs", _parse_int(2)),
+    "warmup": ("warmup", _parse_int(0)),
+    "timeout": ("timeout_s", _parse_seconds),
+    "time-budget": ("time_budget_s", _parse_seconds),
+    "time-threshold": ("time_threshold", parse_threshold),
+    "memory-threshold": ("memory_threshold", parse_threshold),
+    "json": ("json_path", _parse_path),
+    "markdown": ("markdown_path", _parse_path),
+    "seed": ("seed", _parse_int(0)),
+    "breakdown": ("breakdown", _parse_breakdown),
+    "imports": ("imports", _parse_imports),
+}
+KEYS = tuple(PARSERS)
+
+
+def _bad(key: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"{key}: {value!r} is not allowed; expected {allowed}")
+
+
+def apply(config: Config, values: Mapping[str, Any], source: str) -> Config:
+    """Layer `values` (keys as in `.perfgate.yml`) over `config`, checking each."""
+    changes: dict[str, Any] = {}
+    sources = dict(config.sources)
+    for key, value in values.items():
+        if value is None:
+            continue
+        normal = key.replace("_", "-")
+        if normal not in PARSERS:
+            raise ConfigError(
+                f"{source}: unknown key {key!r}; allowed keys: {', '.join(sorted(PARSERS))}"
+            )
+        name, parse = PARSERS[normal]
+        try:
+            changes[name] = parse(normal, value)
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}") from None
+        if normal == "command":
+            changes["command_text"] = (
+                str(value).strip() if isinstance(value, str) else shlex.join(changes[name])
+            )
+        sources[normal] = source
+    return replace(config, **changes, sources=sources)
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """Read `.perfgate.yml` with the safe loader; an empty file is no settings."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"config: cannot read {path}: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise ConfigError(f"{path}: expected a mapping of keys to values, got {kind}")
+    return data
+
+
+def load(
+    *,
+    repo: Path | None = None,
+    config_path: Path | None = None,
+    layers: tuple[tuple[str, Mapping[str, Any]], ...] = (),
+) -> Config:
+    """Defaults < `.perfgate.yml` (or `config_path`) < each of `layers`, in order.
+
+    `layers` are (source name, values) pairs such as ("action input", {...})
+    then ("command line", {...}); later layers win.
+    """
+    config = Config()
+    merged_repo = repo
+    for _, values in layers:
+        if values.get("repo") is not None:
+            merged_repo = Path(str(values["repo"]))
+    if merged_repo is not None:
+        config = replace(config, repo=merged_repo)
+    path = config_path
+    if path is None:
+        candidate = config.repo / CONFIG_FILE
+        path = candidate if candidate.is_file() else None
+    elif not path.is_file():
+        raise ConfigError(f"config: {path} does not exist")
+    if path is not None:
+        config = apply(config, read_file(path), str(path))
+        config = replace(config, config_path=path)
+    for source, values in layers:
+        config = apply(config, values, source)
+    return check(config)
+
+
+def check(config: Config) -> Config:
+    """Checks that involve more than one key."""
+    if not config.command:
+        raise ConfigError(
+            "command: missing; give the benchmark after `--` (perfgate gate -- pytest -q), "
+            "with --command 'pytest -q', or as `command:` in .perfgate.yml"
+        )
+    if config.max_runs < config.runs:
+        raise ConfigError(
+            f"max-runs: {config.max_runs} is below runs ({config.runs}); "
+            "expected max-runs to be at least runs"
+        )
+    workdir = Path(config.working_directory)
+    if workdir.is_absolute() or ".." in workdir.parts:
+        raise ConfigError(
+            f"working-directory: {config.working_directory!r} is not allowed; "
+            "expected a folder inside the repository, relative to its root"
+        )
+    for key, path in (("json", config.json_path), ("markdown", config.markdown_path)):
+        if path is not None and not path.parent.resolve().is_dir():
+            raise ConfigError(f"{key}: cannot write {path}: folder {path.parent} does not exist")
+    return config

@@ -1,0 +1,199 @@
+"""The `perfgate/1` results: the contract between measuring, deciding and telling.
+
+Everything that crosses a module line travels as one of these frozen
+dataclasses, and everything a consumer reads (the comment, `perfgate publish`,
+other tools) comes from their JSON form.  Raw samples are always kept: a
+verdict without its evidence cannot be checked, and a later, better rule can
+re-judge old runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "perfgate/1"
+
+#: Metric names as they appear in `comparisons[].metric`, and the Sample field
+#: each is read from.  peak_memory gates on the whole process tree, because a
+#: suite that starts worker processes is as hungry as all of them together.
+METRIC_FIELDS: Mapping[str, str] = {
+    "wall_time": "wall_s",
+    "cpu_time": "cpu_s",
+    "peak_memory": "tree_peak_rss_bytes",
+}
+TIME_METRICS = ("wall_time", "cpu_time")
+MEMORY_METRICS = ("peak_memory",)
+
+VERDICTS = ("regression", "improvement", "unchanged", "inconclusive")
+GATE_VERDICTS = ("pass", "fail", "error")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One run of the benchmark command on one side.
+
+    `order` is the run's position in the interleaved schedule (warm-ups are
+    not counted); runs `2k` and `2k + 1` form pair `k`, one per side, so
+    statistics may pair them to cancel drift of a shared machine.
+    """
+
+    wall_s: float
+    cpu_s: float
+    max_rss_bytes: int
+    tree_peak_rss_bytes: int
+    exit_code: int
+    order: int
+    user_s: float = 0.0
+    system_s: float = 0.0
+    timed_out: bool = False
+    instructions: int | None = None
+
+    def value(self, metric: str) -> float:
+        """The figure this sample contributes to `metric` (see METRIC_FIELDS)."""
+        return float(getattr(self, METRIC_FIELDS[metric]))
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run may count as a measurement at all."""
+        return self.exit_code == 0 and not self.timed_out
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: what was measured and every run of it."""
+
+    ref: str
+    sha: str
+    samples: tuple[Sample, ...] = ()
+
+    def values(self, metric: str) -> list[float]:
+        return [s.value(metric) for s in self.samples]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Base against head for one metric, as `stats` decided it.
+
+    `change` is the relative change of the medians (0.10 = head 10% higher),
+    `ci` its 95% confidence interval, `threshold` the smallest change that
+    counts.  `detectable_change` is the smallest change this run's noise and
+    run count could have told from zero (None when it could not be estimated).
+    """
+
+    metric: str
+    base_median: float
+    head_median: float
+    change: float
+    ci: tuple[float, float]
+    p_value: float
+    threshold: float
+    verdict: str
+    detectable_change: float | None = None
+    method: str = ""
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where the runs happened, so that two results can be judged comparable."""
+
+    cpu_model: str = ""
+    cores: int = 0
+    python: str = ""
+    os: str = ""
+    perfgate: str = ""
+
+
+@dataclass(frozen=True)
+class Results:
+    """A whole gate (sides base and head) or a single `perfgate run` (side run)."""
+
+    verdict: str | None
+    sides: Mapping[str, Side]
+    comparisons: tuple[Comparison, ...] = ()
+    command: str = ""
+    environment: Environment = field(default_factory=Environment)
+    seed: int | None = None
+    error: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    breakdown: Mapping[str, Any] | None = None
+
+    @property
+    def regressions(self) -> tuple[Comparison, ...]:
+        return tuple(c for c in self.comparisons if c.verdict == "regression")
+
+    def comparison(self, metric: str) -> Comparison | None:
+        return next((c for c in self.comparisons if c.metric == metric), None)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "schema": SCHEMA,
+            "verdict": self.verdict,
+            "sides": {name: _side_to_json(side) for name, side in self.sides.items()},
+            "comparisons": [_comparison_to_json(c) for c in self.comparisons],
+            "command": self.command,
+            "environment": asdict(self.environment),
+            "seed": self.seed,
+            "settings": dict(self.settings),
+        }
+        if self.error is not None:
+            data["error"] = self.error
+        if self.breakdown is not None:
+            data["breakdown"] = self.breakdown
+        return data
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n"
+
+    def write(self, path: Path) -> None:
+        path.write_text(self.dumps(), encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Results:
+        """Read `perfgate/1`; unknown keys are ignored so newer writers stay readable."""
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"not a {SCHEMA} results file (schema: {data.get('schema')!r})")
+        return cls(
+            verdict=data.get("verdict"),
+            sides={name: _side_from_json(name, s) for name, s in data.get("sides", {}).items()},
+            comparisons=tuple(_comparison_from_json(c) for c in data.get("comparisons", [])),
+            command=data.get("command", ""),
+            environment=_known(Environment, data.get("environment", {})),
+            seed=data.get("seed"),
+            error=data.get("error"),
+            settings=data.get("settings", {}),
+            breakdown=data.get("breakdown"),
+        )
+
+    @classmethod
+    def read(cls, path: Path) -> Results:
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _known(cls: type, data: Mapping[str, Any]) -> Any:
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _side_to_json(side: Side) -> dict[str, Any]:
+    return {"ref": side.ref, "sha": side.sha, "samples": [asdict(s) for s in side.samples]}
+
+
+def _side_from_json(name: str, data: Mapping[str, Any]) -> Side:
+    samples = tuple(_known(Sample, s) for s in data.get("samples", []))
+    return Side(ref=data.get("ref", name), sha=data.get("sha", ""), samples=samples)
+
+
+def _comparison_to_json(c: Comparison) -> dict[str, Any]:
+    data = asdict(c)
+    data["ci"] = list(c.ci)
+    return data
+
+
+def _comparison_from_json(data: Mapping[str, Any]) -> Comparison:
+    comparison = _known(Comparison, data)
+    ci: Sequence[float] = data.get("ci", (float("nan"), float("nan")))
+    return Comparison(**{**asdict(comparison), "ci": (float(ci[0]), float(ci[1]))})

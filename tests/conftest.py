@@ -1,0 +1,1 @@
+"""Shared fixtures: real git repositories in temporary folders."""
