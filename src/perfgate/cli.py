@@ -1,0 +1,261 @@
+"""Command line: arguments -> Config -> pipeline -> files and exit code.
+
+A thin shell over the library.  This module and `github/` are the only places
+that write files; every output path is checked before the first run, so a
+typo costs a second, not a benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__, config, runner, stats
+from .environment import capture
+from .errors import EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE, ConfigError, PerfgateError
+from .gate import Outcome, check_command_exists, run_gate
+from .progress import Progress
+from .report import console, markdown
+from .results import Results, Side
+
+#: Help for each configuration key; the same key is a flag, a `.perfgate.yml` key
+#: and an action input, so the three cannot drift apart.
+KEY_HELP: dict[str, str] = {
+    "command": "the benchmark as one shell string (run by sh -c); or give it after --",
+    "repo": "the git repository to gate (default: .)",
+    "base": "the base ref or SHA (default: origin/main, main, origin/master or master)",
+    "head": "the head ref or SHA (default: HEAD)",
+    "setup": "shell command run in each side's checkout before measuring (e.g. pip install -e .)",
+    "venv": "give each side a virtual environment of its own for setup (true/false)",
+    "working-directory": "folder inside the repository to run the benchmark in (default: .)",
+    "runs": "runs per side at least (default: 10)",
+    "max-runs": "runs per side at most, while the verdict is inconclusive (default: 30)",
+    "warmup": "warm-up runs per side, not measured (default: 1)",
+    "timeout": "seconds one run may take before its process group is killed (default: 600)",
+    "time-budget": "stop adding runs after this many seconds in all (e.g. 10m)",
+    "time-threshold": "smallest wall/CPU time change that counts, 5%% or 0.05 (default: 5%%)",
+    "memory-threshold": "smallest peak memory change that counts (default: 10%%)",
+    "json": "write the results JSON (schema perfgate/1) to this path",
+    "markdown": "write the Markdown report to this path",
+    "seed": "seed of the shuffled run order (default: random, recorded in the results)",
+    "breakdown": "per-test breakdown: pytest, auto or none",
+    "imports": "comma-separated modules whose import time and memory to compare",
+}
+CONFIG_HELP = "configuration file (default: .perfgate.yml in the repository)"
+COUNT_KEYS = ("runs", "max-runs", "warmup", "seed")
+RUN_KEYS = ("command", "runs", "warmup", "timeout", "json", "markdown", "working-directory")
+COMPARE_KEYS = ("time-threshold", "memory-threshold", "json", "markdown")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="perfgate",
+        description="A performance regression gate: base against head, interleaved, "
+        "with statistics you can trust.",
+        epilog="Exit codes: 0 pass, 1 regression, 2 bad usage, 3 benchmark failed, "
+        "4 infrastructure (git, setup). Docs: README.md",
+    )
+    parser.add_argument("--version", action="version", version=f"perfgate {__version__}")
+    commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+
+    gate = commands.add_parser(
+        "gate",
+        help="measure base and head, compare, decide",
+        description="Measure the benchmark on base and head, interleaved, and decide. "
+        "Example: perfgate gate --base main -- pytest -q",
+    )
+    _add_keys(gate, config.KEYS)
+    gate.add_argument(
+        "--config", metavar="PATH", help="configuration file (default: .perfgate.yml)"
+    )
+
+    run = commands.add_parser(
+        "run",
+        help="run one command N times and print time and memory statistics",
+        description="Run the command N times in the current folder and print, for time and "
+        "memory, the average, median, min, max and standard deviation. "
+        "Example: perfgate run --runs 20 -- pytest -q",
+    )
+    _add_keys(run, RUN_KEYS)
+    run.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare two saved results files",
+        description="Compare BASE.json (its run or base side) against HEAD.json (its run or "
+        "head side); with one gate results file, re-judge its base and head.",
+    )
+    compare.add_argument("base_json", metavar="BASE.json")
+    compare.add_argument("head_json", metavar="HEAD.json", nargs="?")
+    _add_keys(compare, COMPARE_KEYS)
+    return parser
+
+
+def _add_keys(parser: argparse.ArgumentParser, keys: Sequence[str]) -> None:
+    for key in keys:
+        metavar = (
+            "N" if key in ("runs", "max-runs", "warmup", "seed") else key.split("-")[0].upper()
+        )
+        parser.add_argument(f"--{key}", dest=key, metavar=metavar, help=KEY_HELP[key])
+
+
+def split_command(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split at the first `--`: perfgate's own arguments, then the benchmark's argv."""
+    argv = list(argv)
+    if "--" in argv:
+        at = argv.index("--")
+        return argv[:at], argv[at + 1 :]
+    return argv, []
+
+
+def _flag_values(args: argparse.Namespace, keys: Sequence[str], command: list[str]) -> dict:
+    values: dict[str, Any] = {key: getattr(args, key, None) for key in keys}
+    if command:
+        if values.get("command"):
+            raise ConfigError(
+                "command: give the benchmark either after -- or with --command, not both"
+            )
+        values["command"] = command
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    own, command = split_command(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(own)
+    try:
+        if args.subcommand == "gate":
+            return gate_command(args, command)
+        if args.subcommand == "run":
+            return run_command(args, command)
+        if command:
+            raise ConfigError("compare: takes no command after --")
+        return compare_command(args)
+    except ConfigError as error:
+        print(f"perfgate: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except PerfgateError as error:
+        print(f"perfgate: {error}", file=sys.stderr)
+        tail = getattr(error, "log_tail", "")
+        if tail:
+            print(tail.rstrip(), file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(
+            "perfgate: interrupted; checkouts removed, nothing measured was kept", file=sys.stderr
+        )
+        return 130
+
+
+def _load(args: argparse.Namespace, keys: Sequence[str], command: list[str]) -> config.Config:
+    flags = _flag_values(args, keys, command)
+    config_path = Path(args.config) if getattr(args, "config", None) else None
+    return config.load(config_path=config_path, layers=(("command line", flags),))
+
+
+def gate_command(args: argparse.Namespace, command: list[str]) -> int:
+    cfg = _load(args, config.KEYS, command)
+    outcome = run_gate(cfg, Progress())
+    return _finish(outcome, cfg)
+
+
+def run_command(args: argparse.Namespace, command: list[str]) -> int:
+    """The seed's benchmark script grown up: N runs of one command, statistics printed."""
+    cfg = _load(args, RUN_KEYS, command)
+    cwd = (cfg.repo / cfg.working_directory).resolve()
+    if not cwd.is_dir():
+        raise ConfigError(f"working-directory: {cfg.working_directory!r} does not exist")
+    env = dict(os.environ)
+    check_command_exists(cfg.command, cwd, env)
+    with tempfile.TemporaryDirectory(prefix="perfgate-logs-") as logs:
+        target = runner.Target(
+            side="run",
+            argv=cfg.command,
+            cwd=cwd,
+            env=env,
+            timeout_s=cfg.timeout_s,
+            log_dir=Path(logs),
+        )
+        progress = Progress()
+        samples = runner.run_single(target, runs=cfg.runs, warmup=cfg.warmup, progress=progress)
+        progress.done()
+    results = Results(
+        verdict=None,
+        sides={"run": Side(ref="", sha="", samples=samples)},
+        command=cfg.command_text,
+        environment=capture(),
+        settings=cfg.settings(),
+    )
+    print(console.render_run(results))
+    _write_outputs(results, cfg)
+    return 0
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    cfg = _load(args, COMPARE_KEYS, [])
+    first = _read_results(Path(args.base_json))
+    if args.head_json is None:
+        if not {"base", "head"} <= set(first.sides):
+            raise ConfigError(
+                f"{args.base_json}: has no base and head sides; give two results files"
+            )
+        base, head, source = first.sides["base"], first.sides["head"], first
+    else:
+        second = _read_results(Path(args.head_json))
+        base = _pick_side(first, ("run", "base"), args.base_json)
+        head = _pick_side(second, ("run", "head"), args.head_json)
+        source = second
+    comparisons = stats.compare(base, head, cfg.thresholds)
+    verdict = stats.gate_verdict(comparisons)
+    results = Results(
+        verdict=verdict,
+        sides={"base": base, "head": head},
+        comparisons=comparisons,
+        command=source.command,
+        environment=source.environment,
+        seed=source.seed,
+        settings={**source.settings, **cfg.settings()},
+    )
+    exit_code = EXIT_REGRESSION if verdict == "fail" else EXIT_PASS
+    return _finish(Outcome(results, exit_code), cfg)
+
+
+def _read_results(path: Path) -> Results:
+    try:
+        return Results.read(path)
+    except FileNotFoundError:
+        raise ConfigError(f"compare: {path} does not exist") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"compare: {path} is not a perfgate results file: {error}") from None
+
+
+def _pick_side(results: Results, names: Sequence[str], path: str) -> Side:
+    for name in names:
+        if name in results.sides:
+            return results.sides[name]
+    raise ConfigError(f"compare: {path} has none of the sides {', '.join(names)}")
+
+
+def _finish(outcome: Outcome, cfg: config.Config) -> int:
+    results = outcome.results
+    _write_outputs(results, cfg)
+    print(console.render_gate(results))
+    if results.verdict == "error" and results.error:
+        print(f"perfgate: {results.error}", file=sys.stderr)
+    return outcome.exit_code
+
+
+def _write_outputs(results: Results, cfg: config.Config) -> None:
+    if cfg.json_path is not None:
+        results.write(cfg.json_path)
+    if cfg.markdown_path is not None:
+        cfg.markdown_path.write_text(markdown.render_comment(results), encoding="utf-8")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The pipeline: config -> workspace -> runner -> stats -> results.  Glue only.
+
+Failures after the configuration was accepted do not escape as exceptions:
+they come back as results with verdict `error` and exit code 3 or 4, so the
+JSON and the job summary are written whatever happened.  A gate that dies
+without a word is a gate that someone will quietly switch off.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import runner, stats, workspace
+from .config import Config
+from .environment import capture
+from .errors import EXIT_PASS, EXIT_REGRESSION, ConfigError, PerfgateError
+from .progress import Progress
+from .results import Results, Sample, Side
+
+SIDES = ("base", "head")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a gate produced and the exit code that tells a CI system about it."""
+
+    results: Results
+    exit_code: int
+
+
+def new_seed() -> int:
+    """A fresh seed for the run order; recorded so that the order can be replayed."""
+    return random.SystemRandom().randrange(2**32)
+
+
+def run_gate(config: Config, progress: Progress) -> Outcome:
+    """Measure base and head, compare them and decide.
+
+    ConfigError propagates: it is raised before anything runs.  Every later
+    failure becomes an `error` outcome that keeps what was measured so far.
+    """
+    repo = workspace.git_toplevel(config.repo)
+    base_ref = config.base or workspace.default_base(repo)
+    refs = {"base": base_ref, "head": config.head}
+    shas = {side: workspace.resolve_ref(repo, ref) for side, ref in refs.items()}
+    seed = config.seed if config.seed is not None else new_seed()
+    progress.step(
+        f"perfgate: base {base_ref} ({shas['base'][:12]}) against head {config.head} "
+        f"({shas['head'][:12]}), {config.runs} to {config.max_runs} runs per side, seed {seed}"
+    )
+    sides = {side: Side(ref=refs[side], sha=shas[side]) for side in SIDES}
+    try:
+        samples = _measure(config, repo, shas, seed, progress)
+    except ConfigError:
+        raise
+    except PerfgateError as error:
+        return _error_outcome(config, sides, seed, error)
+    sides = {side: Side(refs[side], shas[side], samples[side]) for side in SIDES}
+    comparisons = stats.compare(sides["base"], sides["head"], config.thresholds)
+    verdict = stats.gate_verdict(comparisons)
+    results = _results(config, sides, seed, verdict=verdict, comparisons=comparisons)
+    return Outcome(results, EXIT_REGRESSION if verdict == "fail" else EXIT_PASS)
+
+
+def _measure(
+    config: Config, repo: Path, shas: Mapping[str, str], seed: int, progress: Progress
+) -> dict[str, tuple[Sample, ...]]:
+    with (
+        tempfile.TemporaryDirectory(prefix="perfgate-logs-") as logs,
+        workspace.checkouts(repo, shas) as trees,
+    ):
+        log_dir = Path(logs)
+        clean_env = workspace.benchmark_env(os.environ)
+        targets = {}
+        for side in SIDES:
+            progress.step(f"preparing {side} in {trees[side]}")
+            env = workspace.prepare_side(
+                side,
+                trees[side],
+                setup=config.setup,
+                venv=config.venv,
+                env=clean_env,
+                log_path=log_dir / f"setup-{side}.log",
+                timeout_s=config.timeout_s,
+            )
+            cwd = trees[side] / config.working_directory
+            if not cwd.is_dir():
+                raise ConfigError(
+                    f"working-directory: {config.working_directory!r} does not exist "
+                    f"in the {side} commit ({shas[side][:12]})"
+                )
+            check_command_exists(config.command, cwd, env)
+            targets[side] = runner.Target(
+                side=side,
+                argv=config.command,
+                cwd=cwd,
+                env=env,
+                timeout_s=config.timeout_s,
+                log_dir=log_dir,
+            )
+
+        def settled(base: Sequence[Sample], head: Sequence[Sample]) -> bool:
+            comparisons = stats.compare(
+                Side("base", shas["base"], tuple(base)),
+                Side("head", shas["head"], tuple(head)),
+                config.thresholds,
+            )
+            return stats.settled(comparisons)
+
+        base_samples, head_samples = runner.run_pairs(
+            targets["base"],
+            targets["head"],
+            runs=config.runs,
+            max_runs=config.max_runs,
+            warmup=config.warmup,
+            seed=seed,
+            time_budget_s=config.time_budget_s,
+            settled=settled,
+            progress=progress,
+        )
+        progress.done()
+    return {"base": base_samples, "head": head_samples}
+
+
+def check_command_exists(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:
+    """Refuse a benchmark whose program cannot be found, before the first run.
+
+    A shell command is asked of the shell itself (`command -v`), which knows
+    builtins, functions and PATH exactly as the run will see them.
+    """
+    program = argv[0]
+    if list(argv[:2]) == ["sh", "-c"] and len(argv) > 2:
+        words = _first_word(argv[2])
+        if words is None:
+            return
+        program = words
+    probe = subprocess.run(
+        ["sh", "-c", 'command -v -- "$1" >/dev/null 2>&1', "sh", program],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+    )
+    if probe.returncode != 0:
+        raise ConfigError(
+            f"command: {program!r} cannot be found (PATH or {cwd.name}/); "
+            "expected a program the benchmark can run, installed by `setup` if need be"
+        )
+
+
+def _first_word(text: str) -> str | None:
+    """The program a simple shell command starts, or None when the shell is too clever for us."""
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return None
+    while words and "=" in words[0] and not words[0].startswith("="):
+        words = words[1:]  # VAR=value prefixes
+    if not words or any(ch in words[0] for ch in "$`(){};|&<>"):
+        return None
+    return words[0]
+
+
+def _results(
+    config: Config,
+    sides: Mapping[str, Side],
+    seed: int,
+    *,
+    verdict: str | None,
+    comparisons: tuple = (),
+    error: str | None = None,
+) -> Results:
+    return Results(
+        verdict=verdict,
+        sides=dict(sides),
+        comparisons=tuple(comparisons),
+        command=config.command_text,
+        environment=capture(),
+        seed=seed,
+        error=error,
+        settings=config.settings(),
+    )
+
+
+def _error_outcome(
+    config: Config, sides: Mapping[str, Side], seed: int, error: PerfgateError
+) -> Outcome:
+    message = str(error)
+    tail = getattr(error, "log_tail", "")
+    if tail:
+        message = f"{message}\n\n{tail.rstrip()}"
+    results = _results(config, sides, seed, verdict="error", error=message)
+    return Outcome(results, error.exit_code)
