@@ -1,0 +1,187 @@
+"""One run of the benchmark: its own process group, a timeout, and what it cost.
+
+Why each figure comes from where it does:
+
+- wall time from `time.monotonic()`: the wall clock may be stepped by NTP
+  in the middle of a run;
+- CPU time and `ru_maxrss` from `os.wait4()` of the child: the kernel has
+  already added every descendant the child waited for, so nothing sampled can
+  beat it for CPU, and `ru_maxrss` is the exact peak of the largest process;
+- the tree peak from psutil, sampled: the kernel keeps no peak for the sum of
+  a process tree, and a suite with worker processes is as hungry as all of
+  them at once.  Sampling can miss a spike shorter than its period, so the
+  tree peak is never reported below `ru_maxrss`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from .results import Sample
+
+#: Seconds between two samples of the tree's memory.  Short enough to see a
+#: fixture that holds memory for a few milliseconds, long enough to cost
+#: almost nothing (one /proc read per process per period).
+SAMPLE_PERIOD_S = 0.005
+#: Seconds a timed-out group gets between SIGTERM and SIGKILL.
+KILL_GRACE_S = 1.0
+#: ru_maxrss is in KiB on Linux and in bytes on macOS.
+MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """How to start one run; its output goes to `log_path`, never to the terminal."""
+
+    argv: tuple[str, ...]
+    cwd: Path
+    env: Mapping[str, str]
+    timeout_s: float
+    log_path: Path
+
+
+class _TreeSampler(threading.Thread):
+    """Sums the resident memory of a process and all its descendants, keeping the peak."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_bytes = 0
+        self._stop_event = threading.Event()
+        try:
+            self._root: psutil.Process | None = psutil.Process(pid)
+        except psutil.Error:
+            self._root = None
+
+    def run(self) -> None:
+        if self._root is None:
+            return
+        known: dict[int, psutil.Process] = {self.pid: self._root}
+        while not self._stop_event.is_set():
+            self._sample(known)
+            self._stop_event.wait(SAMPLE_PERIOD_S)
+
+    def _sample(self, known: dict[int, psutil.Process]) -> None:
+        assert self._root is not None
+        try:
+            for child in self._root.children(recursive=True):
+                known.setdefault(child.pid, child)
+        except psutil.Error:
+            pass
+        total = 0
+        for pid, process in list(known.items()):
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                del known[pid]  # gone between listing and reading: it holds nothing now
+        self.peak_bytes = max(self.peak_bytes, total)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        if self.is_alive():
+            self.join()
+
+
+def measure(spec: RunSpec, order: int = -1) -> Sample:
+    """Run `spec` once and measure it.  Never raises for a failing command."""
+    spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(spec.log_path, "wb") as log:
+        try:
+            process = subprocess.Popen(
+                list(spec.argv),
+                cwd=spec.cwd,
+                env=dict(spec.env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as error:
+            log.write(f"perfgate: cannot start {spec.argv[0]!r}: {error.strerror}\n".encode())
+            code = 126 if isinstance(error, PermissionError) else 127
+            return Sample(0.0, 0.0, 0, 0, exit_code=code, order=order)
+        started = time.monotonic()
+        sampler = _TreeSampler(process.pid)
+        sampler.start()
+        status, rusage, timed_out = _wait(process, spec.timeout_s)
+        wall_s = time.monotonic() - started
+        sampler.stop()
+        _kill_group(process.pid)  # leftovers of the group must not run into the next run
+    if timed_out:
+        with open(spec.log_path, "ab") as log:
+            log.write(f"\nperfgate: killed after the timeout of {spec.timeout_s:g} s\n".encode())
+    max_rss = int(rusage.ru_maxrss) * MAXRSS_UNIT
+    return Sample(
+        wall_s=wall_s,
+        cpu_s=rusage.ru_utime + rusage.ru_stime,
+        max_rss_bytes=max_rss,
+        tree_peak_rss_bytes=max(sampler.peak_bytes, max_rss),
+        exit_code=os.waitstatus_to_exitcode(status),
+        order=order,
+        user_s=rusage.ru_utime,
+        system_s=rusage.ru_stime,
+        timed_out=timed_out,
+    )
+
+
+def _wait(process: subprocess.Popen, timeout_s: float) -> tuple[int, os.struct_rusage, bool]:
+    """Block in wait4 (so the wall clock stops the moment the child ends); a timer
+    thread kills the whole group if the timeout passes first."""
+    timed_out = threading.Event()
+
+    def expire() -> None:
+        timed_out.set()
+        _terminate_group(process.pid)
+
+    timer = threading.Timer(timeout_s, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        _, status, rusage = os.wait4(process.pid, 0)
+    finally:
+        timer.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return status, rusage, timed_out.is_set()
+
+
+def _terminate_group(pgid: int) -> None:
+    """SIGTERM the group, give it a moment to clean up, then SIGKILL what is left."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + KILL_GRACE_S
+    while time.monotonic() < deadline and _group_alive(pgid):
+        time.sleep(0.02)
+    _kill_group(pgid)
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last `lines` lines of a run's log, for messages about a failed run."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])

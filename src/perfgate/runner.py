@@ -1,0 +1,138 @@
+"""The schedule: warm-ups, base and head interleaved in shuffled pairs, adaptive stopping.
+
+Why pairs in a shuffled order: a shared runner drifts (a neighbour starts a
+build, the CPU throttles), and drift that hits one side more than the other
+looks exactly like a regression.  Running base and head back to back in each
+pair, in an order drawn at random per pair (A B, B A, ...), makes drift hit
+both sides alike and lets statistics pair the two runs of each pair.
+
+Why adaptive: most changes are clear after a few runs; only the close calls
+need many.  Runs are added, a pair at a time, only while `settled()` says
+the verdict is still inconclusive.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BenchmarkFailed
+from .measure import RunSpec, log_tail, measure
+from .progress import Progress
+from .results import Sample
+
+SettledCheck = Callable[[Sequence[Sample], Sequence[Sample]], bool]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One side as the runner sees it: what to run, where, with what environment."""
+
+    side: str
+    argv: tuple[str, ...]
+    cwd: Path
+    env: Mapping[str, str]
+    timeout_s: float
+    log_dir: Path
+
+    def spec(self, label: str) -> RunSpec:
+        return RunSpec(
+            argv=self.argv,
+            cwd=self.cwd,
+            env=self.env,
+            timeout_s=self.timeout_s,
+            log_path=self.log_dir / f"{self.side}-{label}.log",
+        )
+
+
+def pair_orders(pairs: int, rng: random.Random) -> list[tuple[str, str]]:
+    """The side order of each pair, drawn from `rng`: ('base', 'head') or the reverse."""
+    return [("base", "head") if rng.random() < 0.5 else ("head", "base") for _ in range(pairs)]
+
+
+def _run_checked(target: Target, label: str, order: int, description: str) -> Sample:
+    spec = target.spec(label)
+    sample = measure(spec, order=order)
+    if not sample.ok:
+        cause = (
+            f"timed out after {target.timeout_s:g} s"
+            if sample.timed_out
+            else f"exited with code {sample.exit_code}"
+        )
+        raise BenchmarkFailed(
+            f"the benchmark failed on {target.side}: {description} {cause} (log: {spec.log_path})",
+            side=target.side,
+            log_tail=log_tail(spec.log_path),
+        )
+    return sample
+
+
+def _warm_up(targets: Sequence[Target], warmup: int, progress: Progress) -> None:
+    for k in range(1, warmup + 1):
+        for target in targets:
+            progress.run(f"{target.side} warm-up", k, warmup, None)
+            _run_checked(target, f"warmup-{k}", -1, f"warm-up run {k}")
+
+
+def run_pairs(
+    base: Target,
+    head: Target,
+    *,
+    runs: int,
+    max_runs: int,
+    warmup: int,
+    seed: int,
+    time_budget_s: float | None,
+    settled: SettledCheck,
+    progress: Progress,
+) -> tuple[tuple[Sample, ...], tuple[Sample, ...]]:
+    """Measure `runs` pairs, then more while unsettled, up to `max_runs` or the budget.
+
+    Sample.order is the position in the schedule, so pair k is orders 2k and
+    2k + 1.  The first failed run raises BenchmarkFailed at once: a broken
+    benchmark is never a measurement.
+    """
+    rng = random.Random(seed)
+    targets = {"base": base, "head": head}
+    started = time.monotonic()
+    _warm_up((base, head), warmup, progress)
+    samples: dict[str, list[Sample]] = {"base": [], "head": []}
+    durations: list[float] = []
+    wanted = runs
+    while True:
+        for first, second in pair_orders(wanted - len(samples["base"]), rng):
+            for side in (first, second):
+                k = len(samples[side]) + 1
+                left = _seconds_left(durations, runs_left=2 * (wanted - k) + 1)
+                progress.run(side, k, wanted, left)
+                order = len(samples["base"]) + len(samples["head"])
+                sample = _run_checked(targets[side], f"{k}", order, f"run {k}")
+                samples[side].append(sample)
+                durations.append(sample.wall_s)
+        if wanted >= max_runs or settled(samples["base"], samples["head"]):
+            break
+        if time_budget_s is not None and time.monotonic() - started >= time_budget_s:
+            progress.step(f"time budget of {time_budget_s:g} s spent; stopping at {wanted} runs")
+            break
+        wanted += 1
+    return tuple(samples["base"]), tuple(samples["head"])
+
+
+def run_single(target: Target, *, runs: int, warmup: int, progress: Progress) -> tuple[Sample, ...]:
+    """`perfgate run`: warm-ups, then `runs` measured runs of one command."""
+    _warm_up((target,), warmup, progress)
+    samples: list[Sample] = []
+    for k in range(1, runs + 1):
+        progress.run(target.side, k, runs, _seconds_left([s.wall_s for s in samples], runs - k + 1))
+        samples.append(_run_checked(target, f"{k}", k - 1, f"run {k}"))
+    return tuple(samples)
+
+
+def _seconds_left(durations: Sequence[float], runs_left: int) -> float | None:
+    if not durations:
+        return None
+    return statistics.median(durations) * max(runs_left, 0)
