@@ -71,6 +71,11 @@ def resolve_ref(repo: Path, ref: str) -> str:
     return result.stdout.strip()
 
 
+def _has_commit(repo: Path, ref: str) -> bool:
+    probe = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+    return probe.returncode == 0
+
+
 def default_base(repo: Path) -> str:
     """The first of origin/main, main, origin/master, master that exists."""
     for ref in DEFAULT_BASES:
@@ -93,12 +98,10 @@ def ensure_commit(repo: Path, sha: str) -> None:
     is then missing.  One targeted fetch usually fixes that without the whole
     history; when it cannot, the message names the setting that does.
     """
-    if _git(repo, "cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0:
+    if _has_commit(repo, sha):
         return
     fetched = _git(repo, "fetch", "--no-tags", "--quiet", "origin", sha, check=False)
-    if fetched.returncode == 0 and (
-        _git(repo, "cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
-    ):
+    if fetched.returncode == 0 and _has_commit(repo, sha):
         return
     raise ConfigError(
         f"base: commit {sha[:12]} is not in the checkout and could not be fetched "
