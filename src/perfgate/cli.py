@@ -152,10 +152,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _load(args: argparse.Namespace, keys: Sequence[str], command: list[str]) -> config.Config:
+def _load(
+    args: argparse.Namespace, keys: Sequence[str], command: list[str], *, needs_command: bool = True
+) -> config.Config:
     flags = _flag_values(args, keys, command)
     config_path = Path(args.config) if getattr(args, "config", None) else None
-    return config.load(config_path=config_path, layers=(("command line", flags),))
+    return config.load(
+        config_path=config_path,
+        layers=(("command line", flags),),
+        require_command=needs_command,
+    )
 
 
 def gate_command(args: argparse.Namespace, command: list[str]) -> int:
@@ -197,7 +203,7 @@ def run_command(args: argparse.Namespace, command: list[str]) -> int:
 
 
 def compare_command(args: argparse.Namespace) -> int:
-    cfg = _load(args, COMPARE_KEYS, [])
+    cfg = _load(args, COMPARE_KEYS, [], needs_command=False)
     first = _read_results(Path(args.base_json))
     if args.head_json is None:
         if not {"base", "head"} <= set(first.sides):

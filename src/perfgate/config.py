@@ -261,6 +261,7 @@ def load(
     repo: Path | None = None,
     config_path: Path | None = None,
     layers: tuple[tuple[str, Mapping[str, Any]], ...] = (),
+    require_command: bool = True,
 ) -> Config:
     """Defaults < `.perfgate.yml` (or `config_path`) < each of `layers`, in order.
 
@@ -285,12 +286,12 @@ def load(
         config = replace(config, config_path=path)
     for source, values in layers:
         config = apply(config, values, source)
-    return check(config)
+    return check(config, require_command=require_command)
 
 
-def check(config: Config) -> Config:
+def check(config: Config, *, require_command: bool = True) -> Config:
     """Checks that involve more than one key."""
-    if not config.command:
+    if require_command and not config.command:
         raise ConfigError(
             "command: missing; give the benchmark after `--` (perfgate gate -- pytest -q), "
             "with --command 'pytest -q', or as `command:` in .perfgate.yml"
