@@ -1,0 +1,280 @@
+"""Statistics against independent reference values (scipy, brute force) and the verdict rules."""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+
+import pytest
+from scipy import stats as scipy_stats
+
+from perfgate import stats
+from perfgate.results import Sample, Side
+
+
+def interleaved(base: list[float], head: list[float], memory: tuple[float, float] = (1e7, 1e7)):
+    """Sides whose runs pair up as the runner schedules them (pair k = orders 2k, 2k+1)."""
+    rng = random.Random(0)
+    base_samples, head_samples = [], []
+    for k, (b, h) in enumerate(zip(base, head, strict=True)):
+        first = rng.random() < 0.5
+        base_samples.append(_sample(b, memory[0], 2 * k + (0 if first else 1)))
+        head_samples.append(_sample(h, memory[1], 2 * k + (1 if first else 0)))
+    return Side("base", "a", tuple(base_samples)), Side("head", "b", tuple(head_samples))
+
+
+def separate(base: list[float], head: list[float]):
+    """Sides from two separate `perfgate run`s: orders collide, so they do not pair."""
+    return (
+        Side("a", "", tuple(_sample(v, 1e7, i) for i, v in enumerate(base))),
+        Side("b", "", tuple(_sample(v, 1e7, i) for i, v in enumerate(head))),
+    )
+
+
+def _sample(wall: float, memory: float, order: int) -> Sample:
+    return Sample(wall, wall, int(memory), int(memory), 0, order)
+
+
+def noisy(rng: random.Random, n: int, centre: float, cv: float) -> list[float]:
+    return [centre * math.exp(rng.gauss(0, cv)) for _ in range(n)]
+
+
+THRESHOLDS = {"wall_time": 0.05, "cpu_time": 0.05, "peak_memory": 0.10}
+
+
+# --- against scipy ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mann_whitney_matches_scipy_exact_without_ties(seed: int) -> None:
+    rng = random.Random(seed)
+    a = [rng.gauss(1, 0.1) for _ in range(rng.randint(3, 12))]
+    b = [rng.gauss(1.08, 0.1) for _ in range(rng.randint(3, 12))]
+    expected = scipy_stats.mannwhitneyu(a, b, method="exact").pvalue
+    assert stats.mann_whitney_p(a, b) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mann_whitney_matches_scipy_asymptotic_with_ties(seed: int) -> None:
+    rng = random.Random(seed)
+    a = [round(rng.gauss(1, 0.1), 1) for _ in range(15)]
+    b = [round(rng.gauss(1.1, 0.1), 1) for _ in range(17)]
+    expected = scipy_stats.mannwhitneyu(a, b, method="asymptotic").pvalue
+    assert stats.mann_whitney_p(a, b) == pytest.approx(expected, rel=1e-9)
+
+
+def test_mann_whitney_large_samples_use_the_normal_approximation() -> None:
+    rng = random.Random(3)
+    a = [rng.gauss(1, 0.1) for _ in range(60)]
+    b = [rng.gauss(1.03, 0.1) for _ in range(60)]
+    expected = scipy_stats.mannwhitneyu(a, b, method="asymptotic").pvalue
+    assert stats.mann_whitney_p(a, b) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_signed_rank_matches_scipy_exact(seed: int) -> None:
+    rng = random.Random(seed)
+    d = [rng.gauss(0.03, 0.1) for _ in range(rng.randint(4, 25))]
+    expected = scipy_stats.wilcoxon(d, method="exact").pvalue
+    assert stats.signed_rank_p(d) == pytest.approx(expected, rel=1e-9)
+
+
+def test_signed_rank_matches_scipy_approx_with_ties_and_zeros() -> None:
+    rng = random.Random(9)
+    d = [round(rng.gauss(0.05, 0.1), 1) for _ in range(30)] + [0.0, 0.0]
+    expected = scipy_stats.wilcoxon(d, method="approx", correction=True).pvalue
+    assert stats.signed_rank_p(d) == pytest.approx(expected, rel=1e-9)
+
+
+def test_signed_rank_of_no_differences_is_one() -> None:
+    assert stats.signed_rank_p([0.0, 0.0, 0.0]) == 1.0
+
+
+def brute_force_interval(values: list[float], k: int) -> tuple[float, float]:
+    ordered = sorted(values)
+    return ordered[k - 1], ordered[len(ordered) - k]
+
+
+def test_walsh_interval_is_the_hodges_lehmann_estimate_and_its_order_statistics() -> None:
+    rng = random.Random(4)
+    d = [rng.gauss(0.1, 0.2) for _ in range(12)]
+    walsh = [(d[i] + d[j]) / 2 for i in range(12) for j in range(i, 12)]
+    estimate, low, high = stats.walsh_interval(d)
+    assert estimate == pytest.approx(statistics.median(walsh))
+    # The critical value from all 2^12 sign patterns: the largest c with P(T+ < c) <= 2.5%.
+    sums = [sum(r for r in range(1, 13) if mask >> (r - 1) & 1) for mask in range(2**12)]
+    c = max(k for k in range(79) if sum(t < k for t in sums) / 2**12 <= 0.025)
+    assert c == 14  # the textbook table's 13, plus one for the 1-based order statistic
+    assert (low, high) == pytest.approx(brute_force_interval(walsh, c))
+
+
+def test_moses_interval_covers_the_true_shift_about_95_percent_of_the_time() -> None:
+    rng = random.Random(5)
+    covered = 0
+    trials = 400
+    for _ in range(trials):
+        a = [rng.gauss(0, 1) for _ in range(10)]
+        b = [rng.gauss(0.5, 1) for _ in range(10)]
+        _, low, high = stats.moses_interval(a, b)
+        covered += low <= 0.5 <= high
+    assert 0.92 <= covered / trials <= 0.99
+
+
+def test_moses_estimate_is_the_median_of_pairwise_differences() -> None:
+    a, b = [1.0, 2.0, 4.0], [2.5, 3.0, 7.0, 8.0]
+    estimate, low, high = stats.moses_interval(a, b)
+    assert estimate == statistics.median([y - x for x in a for y in b])
+    assert low <= estimate <= high
+
+
+def test_shift_interval_is_relative_on_the_log_scale() -> None:
+    a = [1.0, 1.01, 0.99, 1.02, 0.98, 1.0]
+    b = [v * 1.2 for v in a]
+    estimate, low, high = stats.shift_interval(a, b)
+    assert estimate == pytest.approx(0.2)
+    assert low <= 0.2 <= high
+
+
+def test_shift_interval_with_zeros_falls_back_to_differences() -> None:
+    estimate, low, high = stats.shift_interval([0.0, 1.0, 2.0], [1.0, 2.0, 3.0])
+    assert estimate == pytest.approx(1.0)
+    assert low <= estimate <= high
+
+
+def test_holm_matches_the_textbook_adjustment() -> None:
+    p = [0.01, 0.04, 0.03, 0.005]
+    assert stats.holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+
+
+def test_spearman_matches_scipy() -> None:
+    rng = random.Random(2)
+    x = [float(i) for i in range(20)]
+    y = [i + rng.gauss(0, 5) for i in range(20)]
+    assert stats.spearman(x, y) == pytest.approx(scipy_stats.spearmanr(x, y).statistic)
+    assert stats.spearman(x, [1.0] * 20) == 0.0
+
+
+def test_summarize_matches_statistics_module() -> None:
+    s = stats.summarize([1.0, 2.0, 4.0])
+    assert (s.n, s.mean, s.median, s.min, s.max) == (3, 7 / 3, 2.0, 1.0, 4.0)
+    assert s.stdev == pytest.approx(statistics.stdev([1.0, 2.0, 4.0]))
+    assert stats.summarize([5.0]).stdev == 0.0
+    with pytest.raises(ValueError):
+        stats.summarize([])
+
+
+# --- verdicts --------------------------------------------------------------------------------
+
+
+def by_metric(base: Side, head: Side):
+    return {c.metric: c for c in stats.compare(base, head, THRESHOLDS)}
+
+
+def test_clear_slowdown_is_a_regression_paired() -> None:
+    rng = random.Random(11)
+    base, head = interleaved(noisy(rng, 12, 1.0, 0.03), noisy(rng, 12, 1.3, 0.03))
+    wall = by_metric(base, head)["wall_time"]
+    assert wall.verdict == "regression"
+    assert wall.method.startswith("paired")
+    assert wall.ci[0] > 0.05 and wall.change == pytest.approx(0.3, abs=0.06)
+    assert wall.p_value < stats.ALPHA
+
+
+def test_clear_speedup_is_an_improvement_unpaired() -> None:
+    rng = random.Random(12)
+    base, head = separate(noisy(rng, 10, 1.0, 0.03), noisy(rng, 10, 0.7, 0.03))
+    wall = by_metric(base, head)["wall_time"]
+    assert wall.verdict == "improvement"
+    assert wall.method.startswith("unpaired")
+
+
+def test_identical_distributions_are_unchanged_when_quiet() -> None:
+    rng = random.Random(13)
+    base, head = interleaved(noisy(rng, 20, 1.0, 0.01), noisy(rng, 20, 1.0, 0.01))
+    assert by_metric(base, head)["wall_time"].verdict == "unchanged"
+
+
+def test_noisy_small_difference_is_inconclusive() -> None:
+    rng = random.Random(14)
+    base, head = interleaved(noisy(rng, 6, 1.0, 0.3), noisy(rng, 6, 1.05, 0.3))
+    comparison = by_metric(base, head)["wall_time"]
+    assert comparison.verdict == "inconclusive"
+    assert comparison.detectable_change > 0.05
+    assert not stats.settled(stats.compare(base, head, THRESHOLDS))
+
+
+def test_deterministic_memory_identical_is_unchanged_and_plus_30mb_is_regression() -> None:
+    walls = [1.0, 1.01, 0.99, 1.0, 1.02, 0.98]
+    base, head = interleaved(walls, walls, memory=(60e6, 60e6))
+    memory = by_metric(base, head)["peak_memory"]
+    assert memory.verdict == "unchanged" and memory.change == 0
+    base, head = interleaved(walls, walls, memory=(60e6, 90e6))
+    memory = by_metric(base, head)["peak_memory"]
+    assert memory.verdict == "regression"
+    assert memory.ci == pytest.approx((0.5, 0.5))
+
+
+def test_change_below_threshold_is_not_a_regression_even_if_significant() -> None:
+    rng = random.Random(15)
+    base = noisy(rng, 30, 1.0, 0.002)
+    base, head = interleaved(base, [v * 1.02 for v in base])
+    wall = by_metric(base, head)["wall_time"]
+    assert wall.p_value < stats.ALPHA
+    assert wall.verdict == "unchanged"
+
+
+def test_too_few_runs_are_refused() -> None:
+    base, head = separate([1.0], [1.0])
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        stats.compare(base, head, THRESHOLDS)
+
+
+def test_zero_cpu_time_does_not_divide_by_zero() -> None:
+    base = Side("a", "", tuple(Sample(0.1, 0.0, 1, 1, 0, i) for i in range(6)))
+    head = Side("b", "", tuple(Sample(0.1, 0.0, 1, 1, 0, i) for i in range(6)))
+    cpu = by_metric(base, head)["cpu_time"]
+    assert cpu.verdict == "unchanged"
+
+
+def test_pairing_is_refused_when_orders_collide_or_are_missing() -> None:
+    base, head = separate([1.0, 2.0], [1.0, 2.0])
+    assert stats.paired_values(base, head, "wall_time") is None
+    base, head = interleaved([1.0, 2.0], [3.0, 4.0])
+    assert stats.paired_values(base, head, "wall_time") == [(1.0, 3.0), (2.0, 4.0)]
+    lonely = Side("h", "", (_sample(1.0, 1, 1), _sample(1.0, 1, 5)))
+    assert stats.paired_values(base, lonely, "wall_time") is None
+    warm = Side("h", "", (_sample(1.0, 1, -1),))
+    assert stats.paired_values(base, warm, "wall_time") is None
+
+
+def test_gate_verdict_fails_on_any_regression() -> None:
+    rng = random.Random(16)
+    base, head = interleaved(noisy(rng, 10, 1.0, 0.01), noisy(rng, 10, 1.0, 0.01), (1e7, 3e7))
+    comparisons = stats.compare(base, head, THRESHOLDS)
+    assert stats.gate_verdict(comparisons) == "fail"
+    base, head = interleaved(noisy(rng, 10, 1.0, 0.01), noisy(rng, 10, 1.0, 0.01))
+    assert stats.gate_verdict(stats.compare(base, head, THRESHOLDS)) == "pass"
+
+
+# --- noise ------------------------------------------------------------------------------------
+
+
+def test_noise_warnings_name_high_cv_outliers_and_drift() -> None:
+    rng = random.Random(17)
+    noisy_side = Side(
+        "x", "", tuple(_sample(v, 1, i) for i, v in enumerate(noisy(rng, 10, 1, 0.3)))
+    )
+    assert any("varies a lot" in w for w in stats.noise_warnings(noisy_side))
+    spiky = [1.0, 1.01, 0.99, 1.0, 1.02, 5.0, 1.0, 0.98]
+    spiky_side = Side("x", "", tuple(_sample(v, 1, i) for i, v in enumerate(spiky)))
+    assert any("outlier" in w for w in stats.noise_warnings(spiky_side))
+    drifting = Side("x", "", tuple(_sample(1 + 0.01 * i, 1, i) for i in range(12)))
+    assert any("slower over time" in w for w in stats.noise_warnings(drifting, "base"))
+    quiet = Side("x", "", tuple(_sample(1.0 + 0.001 * (i % 2), 1, i) for i in range(12)))
+    assert stats.noise_warnings(quiet) == []
+
+
+def test_outliers_need_enough_values_and_spread() -> None:
+    assert stats.outliers([1, 2, 100]) == []
+    assert stats.outliers([1, 1, 1, 1, 1, 9]) == []  # no spread at all: nothing to judge by
