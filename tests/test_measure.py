@@ -1,0 +1,96 @@
+"""One run, measured: real subprocesses, process trees, timeouts.  No timed assertions."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import psutil
+
+from perfgate.measure import RunSpec, log_tail, measure
+
+PY = sys.executable
+MB = 1024 * 1024
+
+HOLD = "import time, sys; x = bytearray(b'\\x01') * ({mb} * 1024 * 1024); time.sleep({s})"
+
+
+def spec(tmp_path: Path, *argv: str, timeout: float = 60) -> RunSpec:
+    return RunSpec(tuple(argv), tmp_path, dict(os.environ), timeout, tmp_path / "run.log")
+
+
+def test_tree_peak_sums_children_while_maxrss_shows_the_largest(tmp_path: Path) -> None:
+    # Two children hold 70 MB and 60 MB at the same time; the parent waits for both.
+    parent = (
+        "import subprocess, sys\n"
+        f"a = subprocess.Popen([sys.executable, '-c', {HOLD.format(mb=70, s=1.0)!r}])\n"
+        f"b = subprocess.Popen([sys.executable, '-c', {HOLD.format(mb=60, s=1.0)!r}])\n"
+        "a.wait(); b.wait()\n"
+    )
+    sample = measure(spec(tmp_path, PY, "-c", parent), order=3)
+    assert sample.exit_code == 0 and sample.order == 3
+    assert sample.tree_peak_rss_bytes >= 130 * MB
+    assert 70 * MB <= sample.max_rss_bytes < 110 * MB
+    assert sample.tree_peak_rss_bytes >= sample.max_rss_bytes
+
+
+def test_hanging_command_and_its_children_are_killed_at_the_timeout(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    script = f"sleep 300 & echo $! > {pid_file}; wait"
+    sample = measure(spec(tmp_path, "sh", "-c", script, timeout=1.0))
+    assert sample.timed_out and not sample.ok
+    child = int(pid_file.read_text())
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+    assert "killed after the timeout" in log_tail(tmp_path / "run.log")
+
+
+def test_leftover_background_processes_are_killed_after_the_run(tmp_path: Path) -> None:
+    pid_file = tmp_path / "bg.pid"
+    sample = measure(spec(tmp_path, "sh", "-c", f"sleep 300 & echo $! > {pid_file}"))
+    assert sample.ok
+    child = int(pid_file.read_text())
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+
+
+def test_exit_codes_and_signals_are_recorded(tmp_path: Path) -> None:
+    assert measure(spec(tmp_path, "sh", "-c", "exit 7")).exit_code == 7
+    killed = measure(spec(tmp_path, "sh", "-c", "kill -9 $$"))
+    assert killed.exit_code == -9 and not killed.ok
+
+
+def test_cpu_time_of_a_busy_child_is_counted(tmp_path: Path) -> None:
+    busy = (
+        "import subprocess, sys; subprocess.run([sys.executable, '-c', 'sum(range(30_000_000))'])"
+    )
+    sample = measure(spec(tmp_path, PY, "-c", busy))
+    assert sample.cpu_s > 0.2
+    assert sample.cpu_s == sample.user_s + sample.system_s
+    assert sample.wall_s >= sample.cpu_s * 0.5
+
+
+def test_output_goes_to_the_log_not_the_terminal(tmp_path: Path, capfd) -> None:
+    sample = measure(spec(tmp_path, "sh", "-c", "echo to-out; echo to-err >&2"))
+    assert sample.ok
+    log = (tmp_path / "run.log").read_text()
+    assert "to-out" in log and "to-err" in log
+    captured = capfd.readouterr()
+    assert "to-out" not in captured.out + captured.err
+
+
+def test_a_command_that_cannot_start_is_a_failed_run(tmp_path: Path) -> None:
+    missing = measure(spec(tmp_path, "no-such-program-perfgate"))
+    assert missing.exit_code == 127 and not missing.ok
+    assert "cannot start" in log_tail(tmp_path / "run.log")
+    script = tmp_path / "not-executable.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o644)
+    denied = measure(spec(tmp_path, str(script)))
+    assert denied.exit_code == 126
+
+
+def test_log_tail_keeps_the_last_lines(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("\n".join(f"line {i}" for i in range(100)) + "\n")
+    assert log_tail(log, 3) == "line 97\nline 98\nline 99"
+    assert log_tail(tmp_path / "missing.log") == ""
