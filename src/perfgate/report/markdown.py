@@ -205,9 +205,10 @@ def render_comment(
     run_url: str | None = None,
 ) -> str:
     """The whole report, never longer than `max_chars`."""
-    required = [headline(results), metric_table(results), error_section(results)]
+    top = headline(results)
     if marker:
-        required.insert(0, marker_comment(marker))
+        top = f"{marker_comment(marker)}\n{top}"
+    required = [top, metric_table(results), error_section(results)]
     footer = f"<sub>[perfgate run]({run_url})</sub>" if run_url else ""
     optional: list[tuple[str, Callable[[int], str]]] = [
         ("sensitivity", lambda _: sensitivity_section(results)),
