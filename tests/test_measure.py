@@ -31,8 +31,9 @@ def test_tree_peak_sums_children_while_maxrss_shows_the_largest(tmp_path: Path) 
     sample = measure(spec(tmp_path, PY, "-c", parent), order=3)
     assert sample.exit_code == 0 and sample.order == 3
     assert sample.tree_peak_rss_bytes >= 130 * MB
-    assert 70 * MB <= sample.max_rss_bytes < 110 * MB
-    assert sample.tree_peak_rss_bytes >= sample.max_rss_bytes
+    assert sample.max_rss_bytes >= 70 * MB
+    # ru_maxrss is one process's peak: the tree holds at least the other child more.
+    assert sample.tree_peak_rss_bytes >= sample.max_rss_bytes + 55 * MB
 
 
 def test_hanging_command_and_its_children_are_killed_at_the_timeout(tmp_path: Path) -> None:
