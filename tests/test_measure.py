@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import textwrap
+import time
 from pathlib import Path
 
 import psutil
@@ -95,3 +99,28 @@ def test_log_tail_keeps_the_last_lines(tmp_path: Path) -> None:
     log.write_text("\n".join(f"line {i}" for i in range(100)) + "\n")
     assert log_tail(log, 3) == "line 97\nline 98\nline 99"
     assert log_tail(tmp_path / "missing.log") == ""
+
+
+def test_interrupting_perfgate_stops_the_run_it_was_measuring(tmp_path: Path) -> None:
+    """The run has a session of its own, so Ctrl-C does not reach it: perfgate must stop it."""
+    pid_file = tmp_path / "run.pid"
+    driver = textwrap.dedent(
+        f"""
+        import os, sys
+        from pathlib import Path
+        from perfgate.measure import RunSpec, measure
+        spec = RunSpec(("sh", "-c", "echo $$ > {pid_file}; sleep 300"), Path("."),
+                       dict(os.environ), 600, Path({str(tmp_path / "r.log")!r}))
+        measure(spec)
+        """
+    )
+    process = subprocess.Popen([PY, "-c", driver], stderr=subprocess.PIPE)
+    for _ in range(600):
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        time.sleep(0.05)
+    run_pid = int(pid_file.read_text())
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=30)
+    assert process.returncode != 0
+    assert not psutil.pid_exists(run_pid) or psutil.Process(run_pid).status() == "zombie"

@@ -114,9 +114,19 @@ def measure(spec: RunSpec, order: int = -1) -> Sample:
         started = time.monotonic()
         sampler = _TreeSampler(process.pid)
         sampler.start()
-        status, rusage, timed_out = _wait(process, spec.timeout_s)
-        wall_s = time.monotonic() - started
-        sampler.stop()
+        try:
+            status, rusage, timed_out = _wait(process, spec.timeout_s)
+            wall_s = time.monotonic() - started
+        except BaseException:
+            # Ctrl-C or SIGTERM reached us, not the run: it has a session of its own,
+            # so it is ours to stop before the exception unwinds the worktrees under it.
+            _kill_group(process.pid)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(process.pid, 0)
+            process.returncode = -signal.SIGKILL
+            raise
+        finally:
+            sampler.stop()
         _kill_group(process.pid)  # leftovers of the group must not run into the next run
     if timed_out:
         with open(spec.log_path, "ab") as log:
