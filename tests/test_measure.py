@@ -20,6 +20,18 @@ MB = 1024 * 1024
 HOLD = "import time, sys; x = bytearray(b'\\x01') * ({mb} * 1024 * 1024); time.sleep({s})"
 
 
+def gone(pid: int) -> bool:
+    """Whether `pid` is dead (or a zombie), allowing the kernel a moment to deliver SIGKILL."""
+    for _ in range(200):
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def spec(tmp_path: Path, *argv: str, timeout: float = 60) -> RunSpec:
     return RunSpec(tuple(argv), tmp_path, dict(os.environ), timeout, tmp_path / "run.log")
 
@@ -46,7 +58,7 @@ def test_hanging_command_and_its_children_are_killed_at_the_timeout(tmp_path: Pa
     sample = measure(spec(tmp_path, "sh", "-c", script, timeout=1.0))
     assert sample.timed_out and not sample.ok
     child = int(pid_file.read_text())
-    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+    assert gone(child)
     assert "killed after the timeout" in log_tail(tmp_path / "run.log")
 
 
@@ -55,7 +67,7 @@ def test_leftover_background_processes_are_killed_after_the_run(tmp_path: Path) 
     sample = measure(spec(tmp_path, "sh", "-c", f"sleep 300 & echo $! > {pid_file}"))
     assert sample.ok
     child = int(pid_file.read_text())
-    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+    assert gone(child)
 
 
 def test_exit_codes_and_signals_are_recorded(tmp_path: Path) -> None:
@@ -123,4 +135,4 @@ def test_interrupting_perfgate_stops_the_run_it_was_measuring(tmp_path: Path) ->
     process.send_signal(signal.SIGINT)
     process.wait(timeout=30)
     assert process.returncode != 0
-    assert not psutil.pid_exists(run_pid) or psutil.Process(run_pid).status() == "zombie"
+    assert gone(run_pid)
