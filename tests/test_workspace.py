@@ -316,6 +316,8 @@ def test_benchmark_env_drops_every_secret() -> None:
         "ACTIONS_RESULTS_URL": "u", "NPM_TOKEN": "t", "AWS_SECRET": "s",
         "DB_PASSWORD": "p", "OPENAI_API_KEY": "k", "github_token": "t",
         "GIT_DIR": "/x/.git", "GIT_INDEX_FILE": "/x/.git/index", "GIT_WORK_TREE": "/x",
+        "GITHUB_ENV": "/f/e", "GITHUB_PATH": "/f/p", "GITHUB_OUTPUT": "/f/o",
+        "GITHUB_STATE": "/f/s", "GITHUB_STEP_SUMMARY": "/f/m",
     }  # fmt: skip
     assert workspace.benchmark_env(environ) == {
         "PATH": "/usr/bin", "HOME": "/root", "LANG": "C.UTF-8", "CI": "true",

@@ -34,12 +34,20 @@ from .measure import RunSpec, log_tail, measure
 #   workflow put in `env:` (NPM_TOKEN, AWS_SECRET, DB_PASSWORD...);
 # - GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE and the other repository-local git
 #   variables (REPOSITORY_VARS): set when perfgate runs from a git hook, they
-#   would point the benchmark's own git commands at the user's checkout.
+#   would point the benchmark's own git commands at the user's checkout;
+# - GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT, GITHUB_STATE, GITHUB_STEP_SUMMARY
+#   (FILE_COMMANDS): the runner's command files; through GITHUB_ENV a
+#   benchmark could set LD_PRELOAD or NODE_OPTIONS for every later step of
+#   the job, through GITHUB_OUTPUT forge this action's verdict.  (The files
+#   are still on disk; dropping the names takes away the easy path.)
 #
 # Names are compared upper-cased.  Everything else (PATH, HOME, LANG, CI,
 # GITHUB_SHA, GITHUB_REPOSITORY, RUNNER_*...) is kept: benchmarks need it.
 SECRET_NAMES = frozenset(
     {"GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "PERFGATE_GITHUB_TOKEN"}
+)
+FILE_COMMANDS = frozenset(
+    {"GITHUB_ENV", "GITHUB_PATH", "GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_STEP_SUMMARY"}
 )
 SECRET_PREFIXES = ("INPUT_", "ACTIONS_")
 SECRET_SUFFIXES = ("_TOKEN", "_SECRET", "_PASSWORD", "_API_KEY")
@@ -300,6 +308,7 @@ def is_secret(name: str) -> bool:
     return (
         upper in SECRET_NAMES
         or upper in REPOSITORY_VARS
+        or upper in FILE_COMMANDS
         or upper.startswith(SECRET_PREFIXES)
         or upper.endswith(SECRET_SUFFIXES)
     )
