@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import zipfile
 from pathlib import Path
 
@@ -413,3 +414,30 @@ def test_git_failure_is_infrastructure_trouble_with_gits_words(repo: Repo) -> No
         pass
     assert raised.value.exit_code == 4
     assert worktree_count(repo) == 1
+
+
+def test_checkouts_work_from_a_thread_that_cannot_own_signals(repo: Repo) -> None:
+    seen: list[object] = []
+
+    def use_checkouts() -> None:
+        with workspace.checkouts(repo.path, both_sides(repo)) as trees:
+            seen.append((trees["head"] / "app.py").read_text())
+            seen.append(trees["head"].parent)
+
+    worker = threading.Thread(target=use_checkouts)
+    worker.start()
+    worker.join(timeout=60)
+    assert seen[0] == "VERSION = 2\n"
+    assert not Path(seen[1]).exists() and worktree_count(repo) == 1
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_a_venv_that_cannot_be_made_is_infrastructure_trouble(repo: Repo, tmp_path: Path) -> None:
+    with workspace.checkouts(repo.path, {"head": repo.sha()}) as trees:
+        (trees["head"].parent / "venv-head").write_text("a file where the venv should go\n")
+        with pytest.raises(InfrastructureError, match="setup failed on head: cannot create"):
+            workspace.prepare_side(
+                "head", trees["head"], setup="true", venv=True, env=dict(os.environ),
+                log_path=tmp_path / "v.log", timeout_s=120,
+            )  # fmt: skip
+    assert (tmp_path / "v.log").read_text() != ""
