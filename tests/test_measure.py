@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from perfgate.measure import RunSpec, log_tail, measure
 
@@ -136,3 +138,25 @@ def test_interrupting_perfgate_stops_the_run_it_was_measuring(tmp_path: Path) ->
     process.wait(timeout=30)
     assert process.returncode != 0
     assert gone(run_pid)
+
+
+def test_ru_maxrss_is_the_commands_own_not_perfgates(tmp_path: Path) -> None:
+    """A process forked from perfgate would inherit perfgate's high-water mark in ru_maxrss;
+    the launcher keeps a small command's figure small even when perfgate is large."""
+    ballast = bytearray(b"\x01") * (150 * MB)  # perfgate's own memory, made large
+    sample = measure(spec(tmp_path, "true"))
+    assert len(ballast) == 150 * MB
+    assert sample.ok
+    assert sample.max_rss_bytes < 40 * MB
+
+
+def test_agrees_with_gnu_time_for_a_single_process(tmp_path: Path) -> None:
+    """Peak memory of one process as /usr/bin/time -v reports it (when it is installed)."""
+    gnu_time = shutil.which("time", path="/usr/bin")
+    if gnu_time is None:
+        pytest.skip("GNU time (/usr/bin/time) is not installed")
+    code = "x = bytearray(b'\\x01') * (60 * 1024 * 1024)"
+    ours = measure(spec(tmp_path, PY, "-c", code)).max_rss_bytes
+    out = subprocess.run([gnu_time, "-f", "%M", PY, "-c", code], capture_output=True, text=True)
+    theirs = int(out.stderr.strip().splitlines()[-1]) * 1024
+    assert abs(ours - theirs) / theirs < 0.03

@@ -93,76 +93,132 @@ class _TreeSampler(threading.Thread):
             self.join()
 
 
+LAUNCHER = Path(__file__).with_name("_launcher.py")
+
+
+@dataclass(frozen=True)
+class _Report:
+    """What the launcher said about the command: its figures, or why it never ran."""
+
+    start_error: int | None = None
+    status: int = 0
+    wall_s: float = 0.0
+    user_s: float = 0.0
+    system_s: float = 0.0
+    maxrss: int = 0
+    finished: bool = False
+
+
 def measure(spec: RunSpec, order: int = -1) -> Sample:
-    """Run `spec` once and measure it.  Never raises for a failing command."""
+    """Run `spec` once and measure it.  Never raises for a failing command.
+
+    The command is started by `_launcher.py`, a tiny interpreter in a session
+    of its own (so the timeout can kill the whole group), which times it and
+    reports its rusage; see that module for why.
+    """
     spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(spec.log_path, "wb") as log:
+    read_fd, write_fd = os.pipe()
+    with open(spec.log_path, "wb") as log, os.fdopen(read_fd, "r") as reports:
         try:
-            process = subprocess.Popen(
-                list(spec.argv),
+            launcher = subprocess.Popen(
+                [sys.executable, "-S", "-I", str(LAUNCHER), str(write_fd), *spec.argv],
                 cwd=spec.cwd,
                 env=dict(spec.env),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=(write_fd,),
             )
         except OSError as error:
             log.write(f"perfgate: cannot start {spec.argv[0]!r}: {error.strerror}\n".encode())
-            code = 126 if isinstance(error, PermissionError) else 127
-            return Sample(0.0, 0.0, 0, 0, exit_code=code, order=order)
+            return _not_started(126 if isinstance(error, PermissionError) else 127, order)
+        finally:
+            os.close(write_fd)
         started = time.monotonic()
-        sampler = _TreeSampler(process.pid)
-        sampler.start()
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            _terminate_group(launcher.pid)
+
+        timer = threading.Timer(spec.timeout_s, expire)
+        timer.daemon = True
+        timer.start()
+        sampler: _TreeSampler | None = None
         try:
-            status, rusage, timed_out = _wait(process, spec.timeout_s)
+            first = reports.readline().split()
+            if first[:1] == ["pid"]:
+                sampler = _TreeSampler(int(first[1]))
+                sampler.start()
+            report = _parse(first, reports.readline().split())
+            _, launcher_status, launcher_usage = os.wait4(launcher.pid, 0)
+            launcher.returncode = os.waitstatus_to_exitcode(launcher_status)
             wall_s = time.monotonic() - started
         except BaseException:
             # Ctrl-C or SIGTERM reached us, not the run: it has a session of its own,
             # so it is ours to stop before the exception unwinds the worktrees under it.
-            _kill_group(process.pid)
+            _kill_group(launcher.pid)
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(process.pid, 0)
-            process.returncode = -signal.SIGKILL
+                os.waitpid(launcher.pid, 0)
+            launcher.returncode = -signal.SIGKILL
             raise
         finally:
-            sampler.stop()
-        _kill_group(process.pid)  # leftovers of the group must not run into the next run
-    if timed_out:
+            timer.cancel()
+            if sampler is not None:
+                sampler.stop()
+        timed_out = expired.is_set()
+        _kill_group(launcher.pid)  # leftovers of the group must not run into the next run
+    if report.start_error is not None:
+        return _not_started(report.start_error, order)
+    if not report.finished:
+        # Killed (timeout, or a signal to the group) before the launcher could report:
+        # what is known comes from perfgate's own clock and wait4 of the launcher.
         with open(spec.log_path, "ab") as log:
-            log.write(f"\nperfgate: killed after the timeout of {spec.timeout_s:g} s\n".encode())
-    max_rss = int(rusage.ru_maxrss) * MAXRSS_UNIT
+            if timed_out:
+                log.write(
+                    f"\nperfgate: killed after the timeout of {spec.timeout_s:g} s\n".encode()
+                )
+        report = _Report(
+            status=launcher_status,
+            wall_s=wall_s,
+            user_s=launcher_usage.ru_utime,
+            system_s=launcher_usage.ru_stime,
+            maxrss=launcher_usage.ru_maxrss,
+        )
+    max_rss = int(report.maxrss) * MAXRSS_UNIT
+    tree_peak = sampler.peak_bytes if sampler is not None else 0
     return Sample(
-        wall_s=wall_s,
-        cpu_s=rusage.ru_utime + rusage.ru_stime,
+        wall_s=report.wall_s,
+        cpu_s=report.user_s + report.system_s,
         max_rss_bytes=max_rss,
-        tree_peak_rss_bytes=max(sampler.peak_bytes, max_rss),
-        exit_code=os.waitstatus_to_exitcode(status),
+        tree_peak_rss_bytes=max(tree_peak, max_rss),
+        exit_code=os.waitstatus_to_exitcode(report.status),
         order=order,
-        user_s=rusage.ru_utime,
-        system_s=rusage.ru_stime,
+        user_s=report.user_s,
+        system_s=report.system_s,
         timed_out=timed_out,
     )
 
 
-def _wait(process: subprocess.Popen, timeout_s: float) -> tuple[int, os.struct_rusage, bool]:
-    """Block in wait4 (so the wall clock stops the moment the child ends); a timer
-    thread kills the whole group if the timeout passes first."""
-    timed_out = threading.Event()
+def _parse(first: list[str], second: list[str]) -> _Report:
+    if first[:1] == ["error"]:
+        return _Report(start_error=int(first[1]))
+    if second[:1] != ["done"] or len(second) != 6:
+        return _Report()
+    status, wall, user, system, maxrss = second[1:]
+    return _Report(
+        status=int(status),
+        wall_s=float(wall),
+        user_s=float(user),
+        system_s=float(system),
+        maxrss=int(maxrss),
+        finished=True,
+    )
 
-    def expire() -> None:
-        timed_out.set()
-        _terminate_group(process.pid)
 
-    timer = threading.Timer(timeout_s, expire)
-    timer.daemon = True
-    timer.start()
-    try:
-        _, status, rusage = os.wait4(process.pid, 0)
-    finally:
-        timer.cancel()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return status, rusage, timed_out.is_set()
+def _not_started(code: int, order: int) -> Sample:
+    return Sample(0.0, 0.0, 0, 0, exit_code=code, order=order)
 
 
 def _terminate_group(pgid: int) -> None:
