@@ -124,7 +124,7 @@ def parse_threshold(key: str, value: Any) -> float:
     return fraction
 
 
-def _parse_bool(key: str, value: Any) -> bool:
+def parse_bool(key: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -191,7 +191,7 @@ PARSERS: Mapping[str, tuple[str, Any]] = {
     "base": ("base", _parse_optional_text),
     "head": ("head", _parse_text),
     "setup": ("setup", _parse_optional_text),
-    "venv": ("venv", _parse_bool),
+    "venv": ("venv", parse_bool),
     "working-directory": ("working_directory", _parse_text),
     "runs": ("runs", _parse_int(2)),
     "max-runs": ("max_runs", _parse_int(2)),

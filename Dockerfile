@@ -1,0 +1,22 @@
+# perfgate as a Docker action. Pin the base by digest for reproducible builds, e.g.
+#   FROM debian:bookworm-slim@sha256:<digest from `docker buildx imagetools inspect debian:bookworm-slim`>
+FROM debian:bookworm-slim
+
+# Debian's Python and git: the benchmark's own interpreter comes from the
+# project's setup (or this one), and git makes the worktrees.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3 python3-venv git ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+
+# Installed the same way .ci/run installs it: pip, from the source tree, into a venv.
+COPY pyproject.toml README.md /src/
+COPY src /src/src
+RUN python3 -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir /src \
+    && rm -rf /src
+
+# `pip` and `python` in setup commands are the venv's (Debian's own Python refuses pip installs).
+ENV PATH=/opt/venv/bin:$PATH
+
+COPY entrypoint /entrypoint
+ENTRYPOINT ["/entrypoint"]

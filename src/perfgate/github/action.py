@@ -1,0 +1,188 @@
+"""The Action: inputs and event in, gate run, files and outputs written, then GitHub told.
+
+The order is the point.  The job summary, the results JSON and the step
+outputs are written before any API call, so a GitHub outage or a fork's
+read-only token can cost the comment but never the verdict or its evidence.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from .. import config
+from .. import workspace as git_workspace
+from ..errors import EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE, ConfigError
+from ..gate import Outcome, run_gate
+from ..progress import Progress
+from ..report.markdown import render_comment
+from ..results import Results, Side
+from . import actions
+from .api import GitHubAPI
+from .publish import publish
+
+#: Inputs that are gate settings: the same names as `.perfgate.yml` keys and CLI flags.
+GATE_INPUTS = (
+    "command", "setup", "base", "head", "runs", "max-runs", "warmup", "timeout",
+    "time-threshold", "memory-threshold", "working-directory",
+)  # fmt: skip
+#: Inputs that only the Action has.
+ACTION_ONLY_INPUTS = (
+    "config", "github-token", "comment", "status-context", "fail-on-regression",
+)  # fmt: skip
+INPUTS = GATE_INPUTS + ACTION_ONLY_INPUTS
+OUTPUTS = ("verdict", "results-json", "report-markdown", "regressions")
+RESULTS_DIR = ".perfgate"
+
+
+def _flag(inputs: Mapping[str, str], name: str, default: bool) -> bool:
+    if name not in inputs:
+        return default
+    return config.parse_bool(name, inputs[name])
+
+
+def mark_safe_directory(workspace: Path) -> None:
+    """The checkout belongs to the runner's user, not to the container's root: git
+    refuses to work in it until it is marked safe."""
+    subprocess.run(
+        ["git", "config", "--global", "--add", "safe.directory", str(workspace)],
+        capture_output=True,
+        check=False,
+    )
+
+
+def load_config(
+    inputs: Mapping[str, str], context: actions.GitHubContext, workspace: Path
+) -> config.Config:
+    values = {k: v for k, v in inputs.items() if k in GATE_INPUTS}
+    if "base" not in values and context.base_sha:
+        values["base"] = context.base_sha
+    if values.get("base") and len(values["base"]) == 40:
+        git_workspace.ensure_commit(workspace, values["base"])
+    config_path = Path(inputs["config"]) if "config" in inputs else None
+    if config_path is not None and not config_path.is_absolute():
+        config_path = workspace / config_path
+    return config.load(repo=workspace, config_path=config_path, layers=(("action input", values),))
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    inputs = actions.read_inputs(environ, INPUTS)
+    token = inputs.get("github-token", "")
+    if token:
+        print(actions.add_mask(token), flush=True)
+    workspace = Path(environ.get("GITHUB_WORKSPACE") or ".").resolve()
+    results_dir = workspace / RESULTS_DIR
+    context_name = inputs.get("status-context", "perfgate")
+    try:
+        comment = _flag(inputs, "comment", True)
+        fail_on_regression = _flag(inputs, "fail-on-regression", True)
+        context = actions.GitHubContext.from_env(environ)
+        mark_safe_directory(workspace)
+        cfg = load_config(inputs, context, workspace)
+    except ConfigError as problem:
+        print(actions.error(f"configuration: {problem}"), flush=True)
+        _write_all(environ, _error_results(str(problem)), results_dir, context_name, None)
+        return EXIT_USAGE
+    with actions.group("perfgate: measuring base and head"):
+        try:
+            outcome = run_gate(cfg, Progress(sys.stdout, live=False))
+        except ConfigError as problem:
+            print(actions.error(f"configuration: {problem}"), flush=True)
+            _write_all(environ, _error_results(str(problem)), results_dir, context_name, None)
+            return EXIT_USAGE
+    body = _write_all(environ, outcome.results, results_dir, context_name, context.run_url)
+    _annotate(outcome)
+    if token and context.repository and context.status_sha:
+        _publish(outcome.results, body, token, context, context_name, comment)
+    elif not token:
+        print(actions.warning("no github-token: nothing posted to GitHub"), flush=True)
+    if outcome.exit_code == EXIT_REGRESSION and not fail_on_regression:
+        return EXIT_PASS
+    return outcome.exit_code
+
+
+def _error_results(message: str) -> Results:
+    return Results(
+        verdict="error", sides={"base": Side("", ""), "head": Side("", "")}, error=message
+    )
+
+
+def _write_all(
+    environ: Mapping[str, str],
+    results: Results,
+    results_dir: Path,
+    context_name: str,
+    run_url: str | None,
+) -> str:
+    """Results JSON, Markdown, job summary and outputs: all before any API call."""
+    body = render_comment(results, marker=context_name, run_url=run_url)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    json_path = results_dir / f"{context_name}-results.json"
+    markdown_path = results_dir / f"{context_name}-report.md"
+    results.write(json_path)
+    markdown_path.write_text(body, encoding="utf-8")
+    actions.append_summary(environ, body)
+    regressions = ",".join(c.metric for c in results.regressions)
+    actions.set_outputs(
+        environ,
+        {
+            "verdict": results.verdict or "error",
+            "results-json": str(json_path),
+            "report-markdown": str(markdown_path),
+            "regressions": regressions,
+        },
+    )
+    return body
+
+
+def _annotate(outcome: Outcome) -> None:
+    results = outcome.results
+    for c in results.regressions:
+        print(
+            actions.error(
+                f"{c.metric} regressed by {c.change:+.1%} "
+                f"(95% interval {c.ci[0]:+.1%} to {c.ci[1]:+.1%}, threshold {c.threshold:.0%})"
+            ),
+            flush=True,
+        )
+    if results.verdict == "error":
+        print(actions.error(results.error or "the gate failed"), flush=True)
+
+
+def _publish(
+    results: Results,
+    body: str,
+    token: str,
+    context: actions.GitHubContext,
+    context_name: str,
+    comment: bool,
+) -> None:
+    with actions.group("perfgate: publishing to GitHub"):
+        api = GitHubAPI(context.api_url, token)
+        report = publish(
+            results,
+            body,
+            api=api,
+            repo=context.repository,
+            sha=context.status_sha,
+            pr_number=context.pr_number,
+            context=context_name,
+            run_url=context.run_url,
+            comment=comment,
+        )
+        if report.comment_url:
+            print(f"comment {report.comment_action}: {report.comment_url}", flush=True)
+        if report.status_state:
+            print(f"status {context_name!r}: {report.status_state}", flush=True)
+        for message in report.warnings:
+            print(actions.warning(message), flush=True)
+        for message in report.errors:
+            print(actions.error(f"publishing: {message}"), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
