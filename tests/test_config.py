@@ -68,8 +68,8 @@ def test_thresholds_as_percent_or_fraction(text: object, expected: float) -> Non
 @pytest.mark.parametrize(
     ("values", "names"),
     [
-        ({"runs": "-1"}, ["runs", "'-1'", "whole number of at least 2"]),
-        ({"runs": "1"}, ["runs", "at least 2"]),
+        ({"runs": "-1"}, ["runs", "'-1'", "whole number of at least 4"]),
+        ({"runs": "3"}, ["runs", "at least 4"]),
         ({"runs": True}, ["runs"]),
         ({"warmup": "two"}, ["warmup", "'two'"]),
         ({"time-threshold": "abc"}, ["time-threshold", "'abc'", "5%"]),
@@ -176,6 +176,6 @@ def test_imports_from_a_comma_separated_input(tmp_path: Path) -> None:
 
 
 def test_settings_record_what_a_reader_needs(tmp_path: Path) -> None:
-    cfg = config.load(repo=tmp_path, layers=(("flags", {"command": "true", "runs": "3"}),))
+    cfg = config.load(repo=tmp_path, layers=(("flags", {"command": "true", "runs": "5"}),))
     settings = cfg.settings()
-    assert settings["runs"] == 3 and settings["time_threshold"] == 0.05
+    assert settings["runs"] == 5 and settings["time_threshold"] == 0.05

@@ -225,8 +225,8 @@ def test_change_below_threshold_is_not_a_regression_even_if_significant() -> Non
 
 
 def test_too_few_runs_are_refused() -> None:
-    base, head = separate([1.0], [1.0])
-    with pytest.raises(ValueError, match="at least 2 runs"):
+    base, head = separate([1.0, 1.1, 1.2], [1.0, 1.1, 1.2])
+    with pytest.raises(ValueError, match="at least 4 runs per side"):
         stats.compare(base, head, THRESHOLDS)
 
 
@@ -278,3 +278,34 @@ def test_noise_warnings_name_high_cv_outliers_and_drift() -> None:
 def test_outliers_need_enough_values_and_spread() -> None:
     assert stats.outliers([1, 2, 100]) == []
     assert stats.outliers([1, 1, 1, 1, 1, 9]) == []  # no spread at all: nothing to judge by
+
+
+def test_change_never_lies_outside_its_interval_on_two_clusters() -> None:
+    """Warm and cold runs: the median can jump clusters, the Hodges-Lehmann shift cannot."""
+    base = [1.0] * 6 + [2.0] * 5
+    head = [1.01] * 5 + [2.02] * 6
+    b, h = interleaved(base, head)
+    wall = by_metric(b, h)["wall_time"]
+    assert wall.ci[0] <= wall.change <= wall.ci[1]
+    assert wall.change == pytest.approx(0.01, abs=0.005)
+    assert wall.verdict != "regression"
+
+
+def test_looks_grow_by_half_up_to_max_runs() -> None:
+    assert stats.looks(10, 30) == [10, 15, 23, 30]
+    assert stats.looks(10, 10) == [10]
+    assert stats.looks(4, 5) == [4, 5]
+
+
+def test_pairs_are_used_once_they_can_reach_significance() -> None:
+    assert not stats.use_pairs(8, 0.01)
+    assert stats.use_pairs(10, 0.01)
+    assert not stats.use_pairs(10, 0.0025) and stats.use_pairs(12, 0.0025)
+
+
+def test_a_stricter_alpha_needs_stronger_evidence() -> None:
+    rng = random.Random(21)
+    base, head = separate(noisy(rng, 5, 1.0, 0.05), noisy(rng, 5, 1.3, 0.05))
+    assert stats.compare_metric(base, head, "wall_time", 0.05, alpha=0.01).verdict == "regression"
+    strict = stats.compare_metric(base, head, "wall_time", 0.05, alpha=0.001)
+    assert strict.verdict == "inconclusive"

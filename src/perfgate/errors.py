@@ -38,6 +38,8 @@ class BenchmarkFailed(PerfgateError):
         super().__init__(message)
         self.side = side
         self.log_tail = log_tail
+        #: The runs measured before the failure, per side, kept for the results.
+        self.samples: dict[str, tuple] = {}
 
 
 class InfrastructureError(PerfgateError):

@@ -55,22 +55,29 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
         f"perfgate: base {base_ref} ({shas['base'][:12]}) against head {config.head} "
         f"({shas['head'][:12]}), {config.runs} to {config.max_runs} runs per side, seed {seed}"
     )
-    sides = {side: Side(ref=refs[side], sha=shas[side]) for side in SIDES}
+    alpha = stats.ALPHA / len(stats.looks(config.runs, config.max_runs))
     try:
-        samples = _measure(config, repo, shas, seed, progress)
+        samples = _measure(config, repo, shas, seed, alpha, progress)
     except ConfigError:
         raise
     except PerfgateError as error:
+        kept = getattr(error, "samples", {}) or {}
+        sides = {side: Side(refs[side], shas[side], kept.get(side, ())) for side in SIDES}
         return _error_outcome(config, sides, seed, error)
     sides = {side: Side(refs[side], shas[side], samples[side]) for side in SIDES}
-    comparisons = stats.compare(sides["base"], sides["head"], config.thresholds)
+    comparisons = stats.compare(sides["base"], sides["head"], config.thresholds, alpha)
     verdict = stats.gate_verdict(comparisons)
     results = _results(config, sides, seed, verdict=verdict, comparisons=comparisons)
     return Outcome(results, EXIT_REGRESSION if verdict == "fail" else EXIT_PASS)
 
 
 def _measure(
-    config: Config, repo: Path, shas: Mapping[str, str], seed: int, progress: Progress
+    config: Config,
+    repo: Path,
+    shas: Mapping[str, str],
+    seed: int,
+    alpha: float,
+    progress: Progress,
 ) -> dict[str, tuple[Sample, ...]]:
     with (
         tempfile.TemporaryDirectory(prefix="perfgate-logs-") as logs,
@@ -106,11 +113,17 @@ def _measure(
                 log_dir=log_dir,
             )
 
+        look_points = set(stats.looks(config.runs, config.max_runs))
+
         def settled(base: Sequence[Sample], head: Sequence[Sample]) -> bool:
+            """Stop early only at a planned look (see stats.looks), never in between."""
+            if len(base) not in look_points:
+                return False
             comparisons = stats.compare(
                 Side("base", shas["base"], tuple(base)),
                 Side("head", shas["head"], tuple(head)),
                 config.thresholds,
+                alpha,
             )
             return stats.settled(comparisons)
 
@@ -184,7 +197,11 @@ def _results(
         environment=capture(),
         seed=seed,
         error=error,
-        settings=config.settings(),
+        settings={
+            **config.settings(),
+            "alpha": stats.ALPHA / len(stats.looks(config.runs, config.max_runs)),
+            "looks": stats.looks(config.runs, config.max_runs),
+        },
     )
 
 

@@ -110,7 +110,11 @@ def run_pairs(
                 left = _seconds_left(durations, runs_left=2 * (wanted - k) + 1)
                 progress.run(side, k, wanted, left)
                 order = len(samples["base"]) + len(samples["head"])
-                sample = _run_checked(targets[side], f"{k}", order, f"run {k}")
+                try:
+                    sample = _run_checked(targets[side], f"{k}", order, f"run {k}")
+                except BenchmarkFailed as failure:
+                    failure.samples = {name: tuple(runs) for name, runs in samples.items()}
+                    raise
                 samples[side].append(sample)
                 durations.append(sample.wall_s)
         if wanted >= max_runs or settled(samples["base"], samples["head"]):

@@ -43,9 +43,9 @@ def summarize(values: Sequence[float]) -> Summary:
 # Why logs: a slowdown multiplies run time, so on the log scale it is a shift,
 # which is what the Hodges-Lehmann estimators measure.
 
-#: Significance level of every test.  With the threshold it keeps false alarms
-#: on real CI noise under 1% (docs/benchmarks.md); with 95% intervals.
-ALPHA = 0.05
+#: Significance level of a whole gate, split evenly over its looks at the data
+#: (see `looks`).  A gate that cries wolf gets switched off: 1%, not 5%.
+ALPHA = 0.01
 CONFIDENCE = 0.95
 #: Above this many observations the exact null distributions give way to the
 #: normal approximation (with tie correction); below it they are cheap.
@@ -267,51 +267,79 @@ def paired_values(base: Side, head: Side, metric: str) -> list[tuple[float, floa
     return [(slot["base"], slot["head"]) for _, slot in sorted(by_pair.items())]
 
 
-#: Fewer pairs than this cannot reach ALPHA with the exact signed-rank test
-#: (its smallest two-sided p with 5 pairs is 1/16), so small samples are
-#: judged unpaired, where 5 runs a side can reach p = 0.008.
-MIN_PAIRS = 6
+#: Fewest runs per side for a 95% interval: with 3 and 3 no order statistic of the
+#: pairwise differences reaches 95% coverage (the best is 90%).
+MIN_RUNS = 4
 
 
-def compare_metric(base: Side, head: Side, metric: str, threshold: float) -> Comparison:
-    """Base against head for one metric, decided by the rules of DESIGN.md."""
+def looks(runs: int, max_runs: int) -> list[int]:
+    """Run counts at which an adaptive gate looks at its data: `runs`, then about
+    1.5 times more each time, up to `max_runs`.
+
+    Testing after every added pair and stopping at the first `regression` would
+    multiply false alarms; a few planned looks, each at ALPHA / len(looks)
+    (Bonferroni), keep the whole gate at ALPHA while clear changes stop early.
+    """
+    points = [runs]
+    while points[-1] < max_runs:
+        points.append(min(max_runs, math.ceil(points[-1] * 1.5)))
+    return points
+
+
+def use_pairs(pairs: int, alpha: float) -> bool:
+    """Pair the runs once there are enough pairs for the signed-rank test to reach
+    `alpha` without every pair agreeing (its smallest p is 2 / 2^n); below that the
+    unpaired test resolves more (5 runs a side can reach p = 0.008)."""
+    return pairs >= math.log2(8 / alpha)  # 2 / 2^n <= alpha / 4
+
+
+def compare_metric(
+    base: Side, head: Side, metric: str, threshold: float, alpha: float = ALPHA
+) -> Comparison:
+    """Base against head for one metric, decided by the rules of DESIGN.md.
+
+    `change` is the Hodges-Lehmann estimate of the relative shift (the median of
+    the pairwise log-ratios), from the same method as its interval and p-value,
+    so that a reader never sees an estimate its own interval rules out.
+    """
     a, b = base.values(metric), head.values(metric)
-    if len(a) < 2 or len(b) < 2:
-        raise ValueError(f"{metric}: need at least 2 runs per side, got {len(a)} and {len(b)}")
-    base_median, head_median = statistics.median(a), statistics.median(b)
-    change = head_median / base_median - 1 if base_median else math.nan
+    if len(a) < MIN_RUNS or len(b) < MIN_RUNS:
+        raise ValueError(
+            f"{metric}: need at least {MIN_RUNS} runs per side for a 95% interval, "
+            f"got {len(a)} and {len(b)}"
+        )
     pairs = paired_values(base, head, metric)
     to_scale, from_scale = _scale(a, b)
-    if pairs is not None and len(pairs) >= MIN_PAIRS:
+    if pairs is not None and use_pairs(len(pairs), alpha):
         differences = [to_scale(h) - to_scale(x) for x, h in pairs]
         p_value = signed_rank_p(differences)
-        _, low, high = walsh_interval(differences)
+        estimate, low, high = walsh_interval(differences)
         method = "paired: Wilcoxon signed-rank, Hodges-Lehmann interval"
     else:
         p_value = mann_whitney_p(a, b)
-        _, low, high = moses_interval([to_scale(x) for x in a], [to_scale(y) for y in b])
+        estimate, low, high = moses_interval([to_scale(x) for x in a], [to_scale(y) for y in b])
         method = "unpaired: Mann-Whitney U, Hodges-Lehmann (Moses) interval"
-    ci = (from_scale(low), from_scale(high))
-    if math.isnan(change):
-        change = ci[0] / 2 + ci[1] / 2
+    change, ci = from_scale(estimate), (from_scale(low), from_scale(high))
     return Comparison(
         metric=metric,
-        base_median=base_median,
-        head_median=head_median,
+        base_median=statistics.median(a),
+        head_median=statistics.median(b),
         change=change,
         ci=ci,
         p_value=p_value,
         threshold=threshold,
-        verdict=decide(change, ci, p_value, threshold),
-        detectable_change=detectable_change(ci),
+        verdict=decide(change, ci, p_value, threshold, alpha),
+        detectable_change=detectable_change(ci, alpha),
         method=method,
     )
 
 
-def decide(change: float, ci: tuple[float, float], p_value: float, threshold: float) -> str:
+def decide(
+    change: float, ci: tuple[float, float], p_value: float, threshold: float, alpha: float = ALPHA
+) -> str:
     """The verdict rules: significant and beyond the threshold, or inside it, or unknown."""
     low, high = ci
-    significant = p_value < ALPHA
+    significant = p_value < alpha
     if significant and change > threshold and low > 0:
         return "regression"
     if significant and change < -threshold and high < 0:
@@ -321,20 +349,22 @@ def decide(change: float, ci: tuple[float, float], p_value: float, threshold: fl
     return "inconclusive"
 
 
-def detectable_change(ci: tuple[float, float]) -> float:
+def detectable_change(ci: tuple[float, float], alpha: float = ALPHA) -> float:
     """The smallest change this run would have caught four times out of five.
 
     A change of (z_alpha/2 + z_power) standard errors is detected with 80%
-    power; the interval's half-width is z_alpha/2 standard errors.
+    power at level alpha; the 95% interval's half-width is 1.96 standard errors.
     """
     half_width = (ci[1] - ci[0]) / 2
-    z_alpha = _norm_ppf(1 - ALPHA / 2)
-    return half_width * (z_alpha + Z_POWER) / z_alpha
+    z_interval = _norm_ppf(1 - (1 - CONFIDENCE) / 2)
+    return half_width * (_norm_ppf(1 - alpha / 2) + Z_POWER) / z_interval
 
 
-def compare(base: Side, head: Side, thresholds: Mapping[str, float]) -> tuple[Comparison, ...]:
-    """One comparison per metric of METRIC_FIELDS."""
-    return tuple(compare_metric(base, head, m, thresholds[m]) for m in METRIC_FIELDS)
+def compare(
+    base: Side, head: Side, thresholds: Mapping[str, float], alpha: float = ALPHA
+) -> tuple[Comparison, ...]:
+    """One comparison per metric of METRIC_FIELDS, each tested at `alpha`."""
+    return tuple(compare_metric(base, head, m, thresholds[m], alpha) for m in METRIC_FIELDS)
 
 
 def gate_verdict(comparisons: Sequence[Comparison]) -> str:
