@@ -276,3 +276,73 @@ def test_environment_of_the_benchmark_holds_no_secrets(tmp_path: Path) -> None:
     seen = dump.read_text()
     assert "GITHUB_TOKEN" not in seen and "ACTIONS_RUNTIME_TOKEN" not in seen
     assert "PATH" in seen
+
+
+def test_output_path_that_is_a_folder_is_refused_before_running(tmp_path: Path) -> None:
+    (tmp_path / "bench.py").write_text(bench())
+    result = perfgate("run", "--json", str(tmp_path), "--", PY, "bench.py", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "it is a folder" in result.stderr
+
+
+def test_runs_above_the_default_max_runs_are_allowed(tmp_path: Path) -> None:
+    (tmp_path / "bench.py").write_text("pass\n")
+    out = tmp_path / "run.json"
+    result = perfgate(
+        "run", "--runs", "35", "--warmup", "0", "--json", str(out), "--", PY, "bench.py",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(out.read_text())["sides"]["run"]["samples"]) == 35
+
+
+def test_compare_refuses_files_without_enough_runs(tmp_path: Path) -> None:
+    listing = tmp_path / "list.json"
+    listing.write_text("[]")
+    result = perfgate("compare", str(listing), str(listing))
+    assert result.returncode == 2 and "list.json" in result.stderr
+    empty = tmp_path / "err.json"
+    empty.write_text(
+        json.dumps({"schema": "perfgate/1", "verdict": "error", "sides": {"base": {}, "head": {}}})
+    )
+    result = perfgate("compare", str(empty))
+    assert result.returncode == 2 and "need at least 4 successful" in result.stderr
+
+
+def test_compare_rejudges_with_the_recorded_threshold(tmp_path: Path) -> None:
+    repo = repo_with_head(tmp_path, bench(work=0.05), bench(work=0.08))
+    out = tmp_path / "results.json"
+    result = perfgate(
+        "gate", "--repo", str(repo.path), "--base", "base", "--runs", "6", "--max-runs", "6",
+        "--time-threshold", "90%", "--json", str(out), "--", PY, "bench.py",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    again = perfgate("compare", str(out), "--json", str(tmp_path / "again.json"))
+    assert again.returncode == 0, again.stdout
+    data = json.loads((tmp_path / "again.json").read_text())
+    assert data["settings"]["time_threshold"] == 0.9 and data["settings"]["runs"] == 6
+    strict = perfgate("compare", str(out), "--time-threshold", "5%")
+    assert strict.returncode == 1
+
+
+def test_failed_gate_keeps_the_runs_it_measured(tmp_path: Path) -> None:
+    counter = tmp_path / "head-runs"
+    fail_third = bench(
+        extra=f"import pathlib, sys\np = pathlib.Path({str(counter)!r})\n"
+        "n = int(p.read_text()) if p.exists() else 0\np.write_text(str(n + 1))\n"
+        "sys.exit(9 if n >= 3 else 0)"
+    )
+    repo = repo_with_head(tmp_path, bench(), fail_third)
+    result, data = gate(repo, tmp_path)
+    assert result.returncode == 3
+    assert data["verdict"] == "error" and "run 3 exited with code 9" in data["error"]
+    assert len(data["sides"]["head"]["samples"]) == 2
+    assert len(data["sides"]["base"]["samples"]) >= 2
+    assert "log:" not in data["error"]
+
+
+def test_bad_config_file_keys_are_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "perf.yml"
+    config.write_text("1: 2\n")
+    result = perfgate("run", "--config", str(config), "--", "true", cwd=tmp_path)
+    assert result.returncode == 2 and "not a name" in result.stderr

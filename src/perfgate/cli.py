@@ -11,13 +11,21 @@ import argparse
 import os
 import sys
 import tempfile
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, config, runner, stats
+from . import __version__, config, runner, stats, workspace
 from .environment import capture
-from .errors import EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE, ConfigError, PerfgateError
+from .errors import (
+    EXIT_INFRASTRUCTURE,
+    EXIT_PASS,
+    EXIT_REGRESSION,
+    EXIT_USAGE,
+    ConfigError,
+    PerfgateError,
+)
 from .gate import Outcome, check_command_exists, run_gate
 from .progress import Progress
 from .report import console, markdown
@@ -150,6 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "perfgate: interrupted; checkouts removed, nothing measured was kept", file=sys.stderr
         )
         return 130
+    except Exception:  # noqa: BLE001 - a crash must never read as exit 1, "regressed"
+        traceback.print_exc()
+        print("perfgate: internal error (a bug: please report it)", file=sys.stderr)
+        return EXIT_INFRASTRUCTURE
 
 
 def _load(
@@ -176,7 +188,7 @@ def run_command(args: argparse.Namespace, command: list[str]) -> int:
     cwd = (cfg.repo / cfg.working_directory).resolve()
     if not cwd.is_dir():
         raise ConfigError(f"working-directory: {cfg.working_directory!r} does not exist")
-    env = dict(os.environ)
+    env = workspace.benchmark_env(os.environ)
     check_command_exists(cfg.command, cwd, env)
     with tempfile.TemporaryDirectory(prefix="perfgate-logs-") as logs:
         target = runner.Target(
@@ -198,8 +210,7 @@ def run_command(args: argparse.Namespace, command: list[str]) -> int:
         settings=cfg.settings(),
     )
     print(console.render_run(results))
-    _write_outputs(results, cfg)
-    return 0
+    return EXIT_PASS if _write_outputs(results, cfg) else EXIT_INFRASTRUCTURE
 
 
 def compare_command(args: argparse.Namespace) -> int:
@@ -216,7 +227,19 @@ def compare_command(args: argparse.Namespace) -> int:
         base = _pick_side(first, ("run", "base"), args.base_json)
         head = _pick_side(second, ("run", "head"), args.head_json)
         source = second
-    comparisons = stats.compare(base, head, cfg.thresholds)
+    for name, side, path in (("base", base, args.base_json), ("head", head, args.head_json)):
+        if len([s for s in side.samples if s.ok]) < stats.MIN_RUNS:
+            raise ConfigError(
+                f"compare: {path or args.base_json}: the {name} side has "
+                f"{len(side.samples)} runs; need at least {stats.MIN_RUNS} successful ones"
+            )
+    settings = _recorded_thresholds(source, cfg)
+    thresholds = {
+        "wall_time": settings["time_threshold"],
+        "cpu_time": settings["time_threshold"],
+        "peak_memory": settings["memory_threshold"],
+    }
+    comparisons = stats.compare(base, head, thresholds)
     verdict = stats.gate_verdict(comparisons)
     results = Results(
         verdict=verdict,
@@ -225,10 +248,22 @@ def compare_command(args: argparse.Namespace) -> int:
         command=source.command,
         environment=source.environment,
         seed=source.seed,
-        settings={**source.settings, **cfg.settings()},
+        settings=settings,
     )
     exit_code = EXIT_REGRESSION if verdict == "fail" else EXIT_PASS
     return _finish(Outcome(results, exit_code), cfg)
+
+
+def _recorded_thresholds(source: Results, cfg: config.Config) -> dict[str, Any]:
+    """The thresholds the results were judged with, unless a flag says otherwise."""
+    settings = dict(source.settings)
+    for key, name in (
+        ("time-threshold", "time_threshold"),
+        ("memory-threshold", "memory_threshold"),
+    ):
+        if key in cfg.sources or name not in settings:
+            settings[name] = getattr(cfg, name)
+    return settings
 
 
 def _read_results(path: Path) -> Results:
@@ -236,7 +271,7 @@ def _read_results(path: Path) -> Results:
         return Results.read(path)
     except FileNotFoundError:
         raise ConfigError(f"compare: {path} does not exist") from None
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
         raise ConfigError(f"compare: {path} is not a perfgate results file: {error}") from None
 
 
@@ -249,18 +284,25 @@ def _pick_side(results: Results, names: Sequence[str], path: str) -> Side:
 
 def _finish(outcome: Outcome, cfg: config.Config) -> int:
     results = outcome.results
-    _write_outputs(results, cfg)
     print(console.render_gate(results))
     if results.verdict == "error" and results.error:
         print(f"perfgate: {results.error}", file=sys.stderr)
+    if not _write_outputs(results, cfg):
+        return EXIT_INFRASTRUCTURE
     return outcome.exit_code
 
 
-def _write_outputs(results: Results, cfg: config.Config) -> None:
-    if cfg.json_path is not None:
-        results.write(cfg.json_path)
-    if cfg.markdown_path is not None:
-        cfg.markdown_path.write_text(markdown.render_comment(results), encoding="utf-8")
+def _write_outputs(results: Results, cfg: config.Config) -> bool:
+    """Write the files asked for; a failure is loud, never a lost verdict or a crash."""
+    try:
+        if cfg.json_path is not None:
+            results.write(cfg.json_path)
+        if cfg.markdown_path is not None:
+            cfg.markdown_path.write_text(markdown.render_comment(results), encoding="utf-8")
+    except OSError as error:
+        print(f"perfgate: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        return False
+    return True
 
 
 if __name__ == "__main__":  # pragma: no cover

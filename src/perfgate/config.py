@@ -9,6 +9,7 @@ reviewer read.  Each refusal names the key, the value and what is allowed.
 from __future__ import annotations
 
 import math
+import os
 import re
 import shlex
 from collections.abc import Mapping
@@ -220,6 +221,10 @@ def apply(config: Config, values: Mapping[str, Any], source: str) -> Config:
     for key, value in values.items():
         if value is None:
             continue
+        if not isinstance(key, str):
+            raise ConfigError(
+                f"{source}: key {key!r} is not a name; allowed keys: {', '.join(sorted(PARSERS))}"
+            )
         normal = key.replace("_", "-")
         if normal not in PARSERS:
             raise ConfigError(
@@ -296,6 +301,8 @@ def check(config: Config, *, require_command: bool = True) -> Config:
             "command: missing; give the benchmark after `--` (perfgate gate -- pytest -q), "
             "with --command 'pytest -q', or as `command:` in .perfgate.yml"
         )
+    if config.max_runs < config.runs and "max-runs" not in config.sources:
+        config = replace(config, max_runs=config.runs)  # more runs asked for: allow them
     if config.max_runs < config.runs:
         raise ConfigError(
             f"max-runs: {config.max_runs} is below runs ({config.runs}); "
@@ -308,6 +315,17 @@ def check(config: Config, *, require_command: bool = True) -> Config:
             "expected a folder inside the repository, relative to its root"
         )
     for key, path in (("json", config.json_path), ("markdown", config.markdown_path)):
-        if path is not None and not path.parent.resolve().is_dir():
-            raise ConfigError(f"{key}: cannot write {path}: folder {path.parent} does not exist")
+        if path is not None:
+            check_writable(key, path)
     return config
+
+
+def check_writable(key: str, path: Path) -> None:
+    """Refuse an output path now rather than lose the results after the benchmark."""
+    folder = path.parent.resolve()
+    if not folder.is_dir():
+        raise ConfigError(f"{key}: cannot write {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise ConfigError(f"{key}: cannot write {path}: it is a folder; give a file name")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"{key}: cannot write {path}: permission denied")

@@ -154,6 +154,8 @@ class Results:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Results:
         """Read `perfgate/1`; unknown keys are ignored so newer writers stay readable."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"not a {SCHEMA} results file (a JSON {type(data).__name__})")
         if data.get("schema") != SCHEMA:
             raise ValueError(f"not a {SCHEMA} results file (schema: {data.get('schema')!r})")
         return cls(

@@ -64,7 +64,7 @@ def _run_checked(target: Target, label: str, order: int, description: str) -> Sa
             else f"exited with code {sample.exit_code}"
         )
         raise BenchmarkFailed(
-            f"the benchmark failed on {target.side}: {description} {cause} (log: {spec.log_path})",
+            f"the benchmark failed on {target.side}: {description} {cause}",
             side=target.side,
             log_tail=log_tail(spec.log_path),
         )
