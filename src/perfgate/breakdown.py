@@ -1,0 +1,623 @@
+"""Which test: per-test time and memory, base against head, without false culprits.
+
+Input: the documents the pytest plugin wrote (schema ``perfgate-pytest/1``),
+one per run and side.  Each test's samples are compared with the same
+rank statistics as the whole suite (perfgate.stats), and the p-values of all
+tests are corrected together (Holm): with 500 tests and no correction, 25
+would look guilty by chance at the 5% level.  A change must also be large
+in absolute terms (5 ms, 5 MB by default): a test going from 1 ms to 1.3 ms
+is real but not worth a reviewer's time.
+
+    base_docs = read_plugin_documents(base_paths)
+    head_docs = read_plugin_documents(head_paths)
+    breakdown = compare_breakdowns(base_docs, head_docs, 0.05, 0.10)
+    results = Results(..., breakdown=breakdown.to_json())
+    text = render_breakdown_markdown(breakdown, max_chars=20_000)
+
+Everything here is pure except ``read_plugin_documents``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import stats
+from .imports import ImportComparison, render_imports_markdown
+from .pytest_plugin import ENV_VAR
+from .pytest_plugin import SCHEMA as PLUGIN_SCHEMA
+from .report import format as fmt
+
+BREAKDOWN_SCHEMA = "perfgate-breakdown/1"
+MIN_TIME_S = 0.005
+MIN_MEMORY_BYTES = 5 * 2**20
+#: RSS retained from the first growing test to the end of the suite that counts as a leak.
+LEAK_THRESHOLD_BYTES = 10 * 2**20
+#: A test "grows" RSS when the RSS after it exceeds the RSS after the previous one by this.
+LEAK_STEP_BYTES = 2**20
+#: A one-off step (a cache warmed, a module imported) is not a leak; growth must repeat.
+LEAK_MIN_STEPS = 3
+TOP = 10
+
+
+# --- Reading the plugin's documents -----------------------------------------------------------
+
+
+def plugin_env(path: Path) -> dict[str, str]:
+    """The variable that switches the plugin on without touching the user's command."""
+    return {ENV_VAR: str(path)}
+
+
+def read_plugin_documents(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """Load plugin documents; a missing or foreign file is named (ValueError)."""
+    documents = []
+    for path in paths:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: no per-test data from the pytest plugin ({exc})") from exc
+        if not isinstance(data, dict) or data.get("schema") != PLUGIN_SCHEMA:
+            raise ValueError(f"{path}: not a {PLUGIN_SCHEMA} document")
+        documents.append(data)
+    return documents
+
+
+def collect_pytest_breakdown(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """The documents of one side's runs, skipping runs that wrote none (e.g. a warm-up)."""
+    return read_plugin_documents([p for p in paths if Path(p).exists()])
+
+
+@dataclass(frozen=True)
+class TestSamples:
+    """One test's samples over the runs of one side."""
+
+    seconds: tuple[float, ...]
+    peak_added_bytes: tuple[int, ...]
+    peak_bytes: tuple[int, ...]
+
+
+def _test_seconds(record: Mapping[str, Any]) -> float:
+    return sum(record.get(k) or 0.0 for k in ("setup_s", "call_s", "teardown_s"))
+
+
+def aggregate(documents: Sequence[Mapping[str, Any]]) -> dict[str, TestSamples]:
+    """Per test id, its samples over the runs (a test run twice in one session: the last)."""
+    seconds: dict[str, list[float]] = {}
+    added: dict[str, list[int]] = {}
+    peaks: dict[str, list[int]] = {}
+    for document in documents:
+        per_run = {record["nodeid"]: record for record in document["tests"]}
+        for nodeid, record in per_run.items():
+            seconds.setdefault(nodeid, []).append(_test_seconds(record))
+            before, peak = record.get("rss_before_bytes"), record.get("peak_rss_bytes")
+            if before is not None and peak is not None:
+                added.setdefault(nodeid, []).append(max(0, peak - before))
+                peaks.setdefault(nodeid, []).append(peak)
+    return {
+        nodeid: TestSamples(tuple(s), tuple(added.get(nodeid, ())), tuple(peaks.get(nodeid, ())))
+        for nodeid, s in seconds.items()
+    }
+
+
+def test_order(documents: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Test ids in the order the first run met them (then any the others added)."""
+    seen: dict[str, None] = {}
+    for document in documents:
+        for record in document["tests"]:
+            seen.setdefault(record["nodeid"], None)
+    return list(seen)
+
+
+# --- Data -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TestChange:
+    """One test, base against head, for one metric ("time" or "memory").
+
+    Time: medians in seconds, `change` and `ci` relative (0.5 = 50% slower).
+    Memory: medians of the peak added during the test (peak RSS minus RSS
+    before it) in bytes, `difference` and `difference_ci` the Hodges-Lehmann
+    shift in bytes, `change` and `ci` that shift relative to the test's base
+    peak RSS (how much bigger the process got at this test's peak).
+    """
+
+    nodeid: str
+    metric: str
+    base_median: float
+    head_median: float
+    difference: float
+    difference_ci: tuple[float, float]
+    change: float
+    ci: tuple[float, float]
+    p_value: float
+    p_adjusted: float
+    verdict: str
+
+
+@dataclass(frozen=True)
+class Leak:
+    """RSS that keeps growing from `first_test` to the end of the suite, on head."""
+
+    first_test: str
+    growth_bytes: float
+    growing_tests: tuple[str, ...]
+    base_growth_bytes: float | None
+
+
+@dataclass(frozen=True)
+class TestsComparison:
+    base_runs: int
+    head_runs: int
+    compared: int
+    time_threshold: float
+    memory_threshold: float
+    min_time_s: float
+    min_memory_bytes: float
+    memory_method: str
+    collection: TestChange | None
+    time_regressions: tuple[TestChange, ...]
+    memory_regressions: tuple[TestChange, ...]
+    time_improvements: tuple[TestChange, ...]
+    memory_improvements: tuple[TestChange, ...]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    leaks: tuple[Leak, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def culprits(self) -> tuple[str, ...]:
+        """Every test named as slower, hungrier or leaking, once, in that order."""
+        names = [c.nodeid for c in self.time_regressions + self.memory_regressions]
+        names += [leak.first_test for leak in self.leaks]
+        return tuple(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Per-test and per-import evidence; `to_json()` is the `breakdown` key of perfgate/1."""
+
+    tests: TestsComparison | None = None
+    imports: ImportComparison | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": BREAKDOWN_SCHEMA,
+            "tests": _tests_to_json(self.tests) if self.tests else None,
+            "imports": self.imports.to_json() if self.imports else None,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Breakdown:
+        tests = data.get("tests")
+        imports = data.get("imports")
+        return cls(
+            tests=_tests_from_json(tests) if tests else None,
+            imports=ImportComparison.from_json(imports) if imports else None,
+            notes=tuple(data.get("notes", ())),
+        )
+
+
+# --- Comparing --------------------------------------------------------------------------------
+
+
+def _time_change(nodeid: str, a: Sequence[float], b: Sequence[float]) -> TestChange:
+    p_value = stats.mann_whitney_p(a, b)
+    change, low, high = stats.shift_interval(a, b)
+    base, head = statistics.median(a), statistics.median(b)
+    return TestChange(
+        nodeid, "time", base, head, head - base, (math.nan, math.nan), change, (low, high),
+        p_value, p_value, "",
+    )  # fmt: skip
+
+
+def _memory_change(
+    nodeid: str, a: Sequence[float], b: Sequence[float], reference: float
+) -> TestChange:
+    p_value = stats.mann_whitney_p(a, b)
+    shift, low, high = stats.moses_interval(a, b)
+    reference = reference or 1.0
+    return TestChange(
+        nodeid, "memory", statistics.median(a), statistics.median(b), shift, (low, high),
+        shift / reference, (low / reference, high / reference), p_value, p_value, "",
+    )  # fmt: skip
+
+
+def _judge(
+    change: TestChange, threshold: float, floor: float, adjusted: float, alpha: float
+) -> TestChange:
+    """The suite's verdict rules on the corrected p-value, plus the absolute floor."""
+    verdict = stats.decide(change.change, change.ci, adjusted, threshold, alpha)
+    if verdict in ("regression", "improvement") and abs(change.difference) < floor:
+        verdict = "unchanged"
+    return TestChange(**{**change.__dict__, "p_adjusted": adjusted, "verdict": verdict})
+
+
+def _judged(
+    changes: list[TestChange], threshold: float, floor: float, alpha: float
+) -> list[TestChange]:
+    adjusted = stats.holm([c.p_value for c in changes])
+    return [_judge(c, threshold, floor, p, alpha) for c, p in zip(changes, adjusted, strict=True)]
+
+
+def runs_needed(tests: int, alpha: float = stats.ALPHA) -> int:
+    """Runs per side with which one test among `tests` can be significant after Holm.
+
+    The smallest two-sided Mann-Whitney p-value with n runs a side is
+    2 / C(2n, n); Holm multiplies the smallest p-value by the number of tests.
+    """
+    n = 2
+    while tests * 2 / math.comb(2 * n, n) >= alpha and n < 60:
+        n += 1
+    return n
+
+
+def _selected(changes: Sequence[TestChange], verdict: str) -> tuple[TestChange, ...]:
+    chosen = [c for c in changes if c.verdict == verdict]
+    return tuple(sorted(chosen, key=lambda c: -abs(c.difference)))
+
+
+def _collection(
+    base_docs: Sequence[Mapping], head_docs: Sequence[Mapping], threshold: float, alpha: float
+) -> TestChange | None:
+    """Collection time: where a heavy import at module level of a test's imports shows."""
+    a = [d["session"]["collection_s"] for d in base_docs if d["session"].get("collection_s")]
+    b = [d["session"]["collection_s"] for d in head_docs if d["session"].get("collection_s")]
+    if len(a) < stats.MIN_RUNS or len(b) < stats.MIN_RUNS:
+        return None
+    change = _time_change("<collection>", a, b)
+    return _judge(change, threshold, MIN_TIME_S, change.p_value, alpha)
+
+
+def _memory_method(documents: Sequence[Mapping[str, Any]]) -> str:
+    methods = {d.get("memory_method", "none") for d in documents}
+    return methods.pop() if len(methods) == 1 else "mixed"
+
+
+def compare_breakdowns(
+    base_docs: Sequence[Mapping[str, Any]],
+    head_docs: Sequence[Mapping[str, Any]],
+    time_threshold: float = 0.05,
+    memory_threshold: float = 0.10,
+    *,
+    min_time_s: float = MIN_TIME_S,
+    min_memory_bytes: float = MIN_MEMORY_BYTES,
+    leak_threshold_bytes: float = LEAK_THRESHOLD_BYTES,
+    alpha: float = stats.ALPHA,
+) -> Breakdown:
+    """Per test: slower, hungrier, leaking, added or removed, base against head."""
+    if not base_docs or not head_docs:
+        raise ValueError("compare_breakdowns needs at least one plugin document per side")
+    base, head = aggregate(base_docs), aggregate(head_docs)
+    common = [t for t in test_order(head_docs) if t in base]
+    enough = stats.MIN_RUNS
+    timed = [t for t in common if min(len(base[t].seconds), len(head[t].seconds)) >= enough]
+    time_changes = _judged(
+        [_time_change(t, base[t].seconds, head[t].seconds) for t in timed],
+        time_threshold,
+        min_time_s,
+        alpha,
+    )
+    method = _memory_method([*base_docs, *head_docs])
+    memory_changes: list[TestChange] = []
+    notes = []
+    if method == "vmhwm":
+        sized = [
+            t for t in common if min(len(base[t].peak_bytes), len(head[t].peak_bytes)) >= enough
+        ]
+        memory_changes = _judged(
+            [
+                _memory_change(
+                    t,
+                    base[t].peak_added_bytes,
+                    head[t].peak_added_bytes,
+                    statistics.median(base[t].peak_bytes),
+                )
+                for t in sized
+            ],
+            memory_threshold,
+            min_memory_bytes,
+            alpha,
+        )
+    else:
+        notes.append(
+            f"per-test peak memory needs Linux's resettable peak (memory method: {method}); "
+            "only leaks are checked"
+        )
+    runs = min(len(base_docs), len(head_docs))
+    if runs < enough:
+        notes.append(f"per-test comparison needs at least {enough} runs per side, got {runs}")
+    elif timed and runs < runs_needed(len(timed), alpha):
+        notes.append(
+            f"{runs} runs per side cannot single out one test among {len(timed)} after "
+            f"correcting for testing them all; use at least {runs_needed(len(timed), alpha)} runs"
+        )
+    tests = TestsComparison(
+        base_runs=len(base_docs),
+        head_runs=len(head_docs),
+        compared=len(timed),
+        time_threshold=time_threshold,
+        memory_threshold=memory_threshold,
+        min_time_s=min_time_s,
+        min_memory_bytes=min_memory_bytes,
+        memory_method=method,
+        collection=_collection(base_docs, head_docs, time_threshold, alpha),
+        time_regressions=_selected(time_changes, "regression"),
+        memory_regressions=_selected(memory_changes, "regression"),
+        time_improvements=_selected(time_changes, "improvement"),
+        memory_improvements=_selected(memory_changes, "improvement"),
+        added=tuple(t for t in test_order(head_docs) if t not in base),
+        removed=tuple(t for t in test_order(base_docs) if t not in head),
+        leaks=find_leaks(base_docs, head_docs, leak_threshold_bytes),
+        notes=tuple(notes),
+    )
+    return Breakdown(tests=tests)
+
+
+# --- Leaks ------------------------------------------------------------------------------------
+
+
+def _rss_steps(document: Mapping[str, Any]) -> dict[str, int]:
+    """How much RSS each test left behind: RSS after it minus RSS after the previous one."""
+    steps = {}
+    previous = None
+    for record in document["tests"]:
+        after = record.get("rss_after_bytes")
+        if after is None:
+            continue
+        start = previous if previous is not None else record.get("rss_before_bytes")
+        if start is not None:
+            steps[record["nodeid"]] = after - start
+        previous = after
+    return steps
+
+
+def _growth_from(document: Mapping[str, Any], first: str) -> int | None:
+    """RSS at the end of the suite minus RSS just before `first` ran."""
+    records = [r for r in document["tests"] if r.get("rss_after_bytes") is not None]
+    index = next((i for i, r in enumerate(records) if r["nodeid"] == first), None)
+    if index is None:
+        return None
+    before = records[index - 1]["rss_after_bytes"] if index else records[0]["rss_before_bytes"]
+    if before is None:
+        return None
+    return records[-1]["rss_after_bytes"] - before
+
+
+def leak_of_side(
+    documents: Sequence[Mapping[str, Any]], threshold_bytes: float = LEAK_THRESHOLD_BYTES
+) -> tuple[str, float, tuple[str, ...]] | None:
+    """(first test, retained growth, growing tests) when RSS keeps growing; else None.
+
+    Growing tests: those after which RSS rose by LEAK_STEP_BYTES or more in
+    the median run.  A leak needs LEAK_MIN_STEPS of them (one step is a cache
+    or an import, not a leak) and the growth from the first of them to the
+    end of the suite must stay above the threshold.
+    """
+    per_run = [_rss_steps(d) for d in documents]
+    order = test_order(documents)
+    growing = []
+    for nodeid in order:
+        steps = [s[nodeid] for s in per_run if nodeid in s]
+        if steps and statistics.median(steps) >= LEAK_STEP_BYTES:
+            growing.append(nodeid)
+    if len(growing) < LEAK_MIN_STEPS:
+        return None
+    growths = [g for d in documents if (g := _growth_from(d, growing[0])) is not None]
+    if not growths or statistics.median(growths) < threshold_bytes:
+        return None
+    return growing[0], statistics.median(growths), tuple(growing)
+
+
+def find_leaks(
+    base_docs: Sequence[Mapping[str, Any]],
+    head_docs: Sequence[Mapping[str, Any]],
+    threshold_bytes: float = LEAK_THRESHOLD_BYTES,
+) -> tuple[Leak, ...]:
+    """Head's leak, unless base grows as much over the same tests (then it is not the PR's)."""
+    found = leak_of_side(head_docs, threshold_bytes)
+    if found is None:
+        return ()
+    first, growth, growing = found
+    base_growths = [g for d in base_docs if (g := _growth_from(d, first)) is not None]
+    base_growth = statistics.median(base_growths) if base_growths else None
+    if base_growth is not None and growth - base_growth < threshold_bytes:
+        return ()
+    return (Leak(first, growth, growing, base_growth),)
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def _change_to_json(change: TestChange) -> dict[str, Any]:
+    data = dict(change.__dict__)
+    data["ci"] = list(change.ci)
+    data["difference_ci"] = list(change.difference_ci)
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in data.items()}
+
+
+def _nan(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _change_from_json(data: Mapping[str, Any]) -> TestChange:
+    return TestChange(
+        nodeid=data["nodeid"],
+        metric=data["metric"],
+        base_median=_nan(data["base_median"]),
+        head_median=_nan(data["head_median"]),
+        difference=_nan(data["difference"]),
+        difference_ci=tuple(_nan(v) for v in data["difference_ci"]),
+        change=_nan(data["change"]),
+        ci=tuple(_nan(v) for v in data["ci"]),
+        p_value=_nan(data["p_value"]),
+        p_adjusted=_nan(data["p_adjusted"]),
+        verdict=data["verdict"],
+    )
+
+
+_CHANGE_LISTS = ("time_regressions", "memory_regressions", "time_improvements",
+                 "memory_improvements")  # fmt: skip
+
+
+def _tests_to_json(tests: TestsComparison) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        k: getattr(tests, k)
+        for k in ("base_runs", "head_runs", "compared", "time_threshold", "memory_threshold",
+                  "min_time_s", "min_memory_bytes", "memory_method")
+    }  # fmt: skip
+    data["collection"] = _change_to_json(tests.collection) if tests.collection else None
+    for key in _CHANGE_LISTS:
+        data[key] = [_change_to_json(c) for c in getattr(tests, key)]
+    data["added"] = list(tests.added)
+    data["removed"] = list(tests.removed)
+    data["leaks"] = [
+        {
+            "first_test": leak.first_test,
+            "growth_bytes": leak.growth_bytes,
+            "growing_tests": list(leak.growing_tests),
+            "base_growth_bytes": leak.base_growth_bytes,
+        }
+        for leak in tests.leaks
+    ]
+    data["notes"] = list(tests.notes)
+    return data
+
+
+def _tests_from_json(data: Mapping[str, Any]) -> TestsComparison:
+    collection = data.get("collection")
+    return TestsComparison(
+        base_runs=data["base_runs"],
+        head_runs=data["head_runs"],
+        compared=data["compared"],
+        time_threshold=data["time_threshold"],
+        memory_threshold=data["memory_threshold"],
+        min_time_s=data["min_time_s"],
+        min_memory_bytes=data["min_memory_bytes"],
+        memory_method=data["memory_method"],
+        collection=_change_from_json(collection) if collection else None,
+        **{k: tuple(_change_from_json(c) for c in data.get(k, [])) for k in _CHANGE_LISTS},
+        added=tuple(data.get("added", [])),
+        removed=tuple(data.get("removed", [])),
+        leaks=tuple(
+            Leak(
+                leak["first_test"],
+                leak["growth_bytes"],
+                tuple(leak["growing_tests"]),
+                leak.get("base_growth_bytes"),
+            )
+            for leak in data.get("leaks", [])
+        ),
+        notes=tuple(data.get("notes", [])),
+    )
+
+
+# --- Markdown ---------------------------------------------------------------------------------
+
+
+def _time_rows(changes: Sequence[TestChange]) -> list[str]:
+    return [
+        f"| `{c.nodeid}` | {fmt.seconds(c.base_median)} | {fmt.seconds(c.head_median)} | "
+        f"+{fmt.seconds(c.difference)} ({fmt.percent(c.change)}) | {fmt.interval(c.ci)} |"
+        for c in changes
+    ]
+
+
+def _memory_rows(changes: Sequence[TestChange]) -> list[str]:
+    return [
+        f"| `{c.nodeid}` | +{fmt.megabytes(c.base_median)} | +{fmt.megabytes(c.head_median)} | "
+        f"{fmt.delta('peak_memory', 0, c.difference)} | "
+        f"{fmt.delta('peak_memory', 0, c.difference_ci[0])} … "
+        f"{fmt.delta('peak_memory', 0, c.difference_ci[1])} |"
+        for c in changes
+    ]
+
+
+def _names(names: Sequence[str], limit: int) -> str:
+    shown = ", ".join(f"`{n}`" for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _tests_section(tests: TestsComparison, top: int) -> str:
+    parts = []
+    how = (
+        f"{tests.compared} tests compared, {tests.base_runs} and {tests.head_runs} runs, "
+        "p-values corrected for testing them all (Holm)"
+    )
+    if tests.time_regressions:
+        shown = tests.time_regressions[:top]
+        more = len(tests.time_regressions) - len(shown)
+        parts.append(
+            f"**Slower tests** ({how})\n\n| test | base | head | change | 95% interval |\n"
+            "|---|---:|---:|---:|---|\n"
+            + "\n".join(_time_rows(shown))
+            + (f"\n\n…and {more} more slower tests" if more > 0 else "")
+        )
+    if tests.memory_regressions:
+        shown = tests.memory_regressions[:top]
+        more = len(tests.memory_regressions) - len(shown)
+        parts.append(
+            "**Hungrier tests** (memory added at the test's peak)\n\n"
+            "| test | base | head | change | 95% interval |\n|---|---:|---:|---:|---|\n"
+            + "\n".join(_memory_rows(shown))
+            + (f"\n\n…and {more} more hungrier tests" if more > 0 else "")
+        )
+    for leak in tests.leaks:
+        base = (
+            f" (base: {fmt.delta('peak_memory', 0, leak.base_growth_bytes)})"
+            if leak.base_growth_bytes is not None
+            else ""
+        )
+        parts.append(
+            f"**Leak**: RSS keeps growing from `{leak.first_test}` on: "
+            f"{fmt.delta('peak_memory', 0, leak.growth_bytes)} by the end of the suite{base}, "
+            f"growing after {len(leak.growing_tests)} tests: {_names(leak.growing_tests, top)}"
+        )
+    collection = tests.collection
+    if collection is not None and collection.verdict in ("regression", "improvement"):
+        parts.append(
+            f"**Collection**: {fmt.seconds(collection.base_median)} → "
+            f"{fmt.seconds(collection.head_median)} ({fmt.percent(collection.change)}, "
+            f"{fmt.interval(collection.ci)}): imports at collection are paid by every run"
+        )
+    if tests.added:
+        parts.append(f"**Tests added** ({len(tests.added)}): {_names(tests.added, top)}")
+    if tests.removed:
+        parts.append(f"**Tests removed** ({len(tests.removed)}): {_names(tests.removed, top)}")
+    if not (tests.time_regressions or tests.memory_regressions or tests.leaks):
+        parts.append(f"No test is singled out as slower, hungrier or leaking ({how}).")
+    parts.extend(f"_{note}_" for note in tests.notes)
+    return "\n\n".join(parts)
+
+
+def render_breakdown_markdown(
+    breakdown: Breakdown | Mapping[str, Any], max_chars: int = 20_000
+) -> str:
+    """The comment's "which test, which import" section, never longer than `max_chars`.
+
+    Accepts the dataclass or its JSON (what `Results.breakdown` holds).  When
+    the full lists do not fit, fewer rows are shown per list before anything
+    is cut.
+    """
+    if not isinstance(breakdown, Breakdown):
+        breakdown = Breakdown.from_json(breakdown)
+    text = ""
+    for top in (TOP, 5, 3, 1):
+        sections = ["### Which test, which import"]
+        if breakdown.imports and breakdown.imports.modules:
+            sections.append(render_imports_markdown(breakdown.imports))
+        if breakdown.tests:
+            sections.append(_tests_section(breakdown.tests, top))
+        sections.extend(f"_{note}_" for note in breakdown.notes)
+        text = "\n\n".join(s for s in sections if s)
+        if len(text) <= max_chars:
+            return text
+    cut = "\n\n…(cut to fit the comment)"
+    return text[: max(0, max_chars - len(cut))] + cut if max_chars > len(cut) else text[:max_chars]

@@ -1,0 +1,318 @@
+"""Per-test time and memory for perfgate: a pytest plugin that only watches.
+
+Switched on by ``--perfgate-json PATH`` or by the environment variable
+``PERFGATE_PYTEST_JSON=PATH`` (so the gate can switch it on without touching
+the user's command).  Switched off, it only registers its option.  Switched
+on, it records for every test the wall time of setup, call and teardown, the
+resident memory before it, the peak during it and the resident memory after
+it, and writes one JSON document (schema ``perfgate-pytest/1``, see
+docs/breakdown.md and ``pytest_schema.json``) when the session ends.
+
+It must be harmless: it never prints, never reorders, never skips, never
+turns a pass into a failure.  Every probe that could fail (a /proc file that
+is not there) falls back quietly, and the only thing written is the JSON file.
+
+Why /proc: on Linux ``/proc/self/clear_refs`` (write ``5``) resets the
+process's high-water mark of resident memory, so ``VmHWM`` read after a test
+is the peak *during that test*.  Elsewhere (or where /proc is locked down)
+the fallback is ``ru_maxrss``, which only ever grows: a test's peak is then
+known only when it is the highest so far, and the document says so
+(``memory_method: "ru_maxrss"``).  Resetting the high-water mark has one side
+effect, documented in docs/breakdown.md: ``ru_maxrss`` of the pytest process
+seen from outside (``wait4``) then covers only the time since the last
+reset; the document carries the session's true peak as
+``session.peak_rss_bytes``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SCHEMA = "perfgate-pytest/1"
+ENV_VAR = "PERFGATE_PYTEST_JSON"
+
+
+# --- Memory probes ---------------------------------------------------------------------------
+
+
+class ProcMemory:
+    """Linux: resettable peak (VmHWM) and current RSS from /proc/self, through kept-open files.
+
+    The files are opened once and re-read with ``pread`` at offset 0, which
+    makes the kernel regenerate them: a probe costs a few microseconds, so a
+    thousand tiny tests do not pay for the watching.
+    """
+
+    method = "vmhwm"
+
+    def __init__(self) -> None:
+        self._status = os.open("/proc/self/status", os.O_RDONLY)
+        try:
+            self._clear = os.open("/proc/self/clear_refs", os.O_WRONLY)
+            os.write(self._clear, b"5")
+        except OSError:
+            os.close(self._status)
+            raise
+        self.session_peak = 0
+
+    def _read(self) -> tuple[int, int]:
+        data = os.pread(self._status, 8192, 0)
+        return _kib_field(data, b"VmHWM:") * 1024, _kib_field(data, b"VmRSS:") * 1024
+
+    def rss(self) -> int:
+        return self._read()[1]
+
+    def reset_peak(self) -> int:
+        """Start a new peak; returns the current RSS (the new peak's floor)."""
+        peak, rss = self._read()
+        self.session_peak = max(self.session_peak, peak)
+        os.write(self._clear, b"5")
+        return rss
+
+    def peak_and_rss(self) -> tuple[int, int]:
+        peak, rss = self._read()
+        self.session_peak = max(self.session_peak, peak)
+        return peak, rss
+
+    def close(self) -> None:
+        for fd in (self._status, self._clear):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _kib_field(data: bytes, key: bytes) -> int:
+    start = data.index(key) + len(key)
+    return int(data[start : data.index(b"kB", start)])
+
+
+class MaxRssMemory:
+    """Elsewhere: ru_maxrss (never resettable) and psutil's RSS.
+
+    The "peak" of a test is the process's peak so far, so only a test that
+    sets a new record shows its own peak; the breakdown treats such data as
+    weaker evidence (docs/breakdown.md).
+    """
+
+    method = "ru_maxrss"
+
+    def __init__(self) -> None:
+        import resource
+
+        import psutil
+
+        self._resource = resource
+        self._process = psutil.Process()
+        # Linux and BSDs report KiB, macOS bytes.
+        self._scale = 1 if sys.platform == "darwin" else 1024
+        self.session_peak = 0
+
+    def rss(self) -> int:
+        return int(self._process.memory_info().rss)
+
+    def reset_peak(self) -> int:
+        return self.rss()
+
+    def peak_and_rss(self) -> tuple[int, int]:
+        peak = self._resource.getrusage(self._resource.RUSAGE_SELF).ru_maxrss * self._scale
+        self.session_peak = max(self.session_peak, peak)
+        return peak, self.rss()
+
+    def close(self) -> None:
+        pass
+
+
+def open_memory_probe() -> ProcMemory | MaxRssMemory | None:
+    """The best probe this platform allows; None when there is none at all."""
+    try:
+        return ProcMemory()
+    except (OSError, ValueError):
+        pass
+    try:
+        return MaxRssMemory()
+    except Exception:  # noqa: BLE001 - no probe is better than a broken test run
+        return None
+
+
+# --- The recorder ----------------------------------------------------------------------------
+
+
+def _outcome(reports: dict[str, Any]) -> str:
+    """One word for a test from its phase reports, as pytest's summary would say it."""
+    setup, call, teardown = reports.get("setup"), reports.get("call"), reports.get("teardown")
+    if setup is not None and setup.failed:
+        return "error"
+    if setup is not None and setup.skipped:
+        return "xfailed" if hasattr(setup, "wasxfail") else "skipped"
+    if call is not None:
+        if hasattr(call, "wasxfail"):
+            if call.skipped:
+                return "xfailed"
+            if call.passed:
+                return "xpassed"
+        if call.failed:
+            return "failed"
+        if call.skipped:
+            return "skipped"
+    if teardown is not None and teardown.failed:
+        return "error"
+    return "passed"
+
+
+class Recorder:
+    """Collects one record per test and writes the document at the end of the session."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.memory = open_memory_probe()
+        self.tests: list[dict[str, Any]] = []
+        self.session_start = time.perf_counter()
+        self.start_rss = self.memory.rss() if self.memory else None
+        self.collection_s: float | None = None
+        self.collected = 0
+        self._current: dict[str, Any] | None = None
+        self._reports: dict[str, Any] = {}
+
+    # Collection -------------------------------------------------------------------------------
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_collection(self, session: pytest.Session):  # noqa: ANN201 - a hook wrapper
+        started = time.perf_counter()
+        yield
+        self.collection_s = time.perf_counter() - started
+        self.collected = len(getattr(session, "items", ()) or ())
+
+    # One test ---------------------------------------------------------------------------------
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201
+        record: dict[str, Any] = {
+            "nodeid": item.nodeid,
+            "index": len(self.tests),
+            "outcome": "passed",
+            "setup_s": None,
+            "call_s": None,
+            "teardown_s": None,
+            "rss_before_bytes": None,
+            "peak_rss_bytes": None,
+            "rss_after_bytes": None,
+        }
+        self._current, self._reports = record, {}
+        if self.memory is not None:
+            try:
+                record["rss_before_bytes"] = self.memory.reset_peak()
+            except OSError:
+                self.memory = None
+        yield
+        if self.memory is not None:
+            try:
+                record["peak_rss_bytes"], record["rss_after_bytes"] = self.memory.peak_and_rss()
+            except OSError:
+                self.memory = None
+        record["outcome"] = _outcome(self._reports)
+        self.tests.append(record)
+        self._current = None
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item):  # noqa: ANN201
+        yield from self._timed("setup_s")
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item):  # noqa: ANN201
+        yield from self._timed("call_s")
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201
+        yield from self._timed("teardown_s")
+
+    def _timed(self, key: str):  # noqa: ANN202 - the body of a hook wrapper
+        started = time.perf_counter()
+        yield
+        elapsed = time.perf_counter() - started
+        if self._current is not None:
+            self._current[key] = elapsed
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self._current is not None and report.nodeid == self._current["nodeid"]:
+            self._reports[report.when] = report
+
+    # The end ----------------------------------------------------------------------------------
+
+    def document(self, exit_status: int) -> dict[str, Any]:
+        peak = None
+        if self.memory is not None:
+            with contextlib.suppress(OSError):
+                self.memory.peak_and_rss()
+            peak = self.memory.session_peak or None
+        return {
+            "schema": SCHEMA,
+            "python": platform.python_version(),
+            "pytest": pytest.__version__,
+            "platform": sys.platform,
+            "memory_method": self.memory.method if self.memory else "none",
+            "session": {
+                "start_rss_bytes": self.start_rss,
+                "peak_rss_bytes": peak,
+                "collection_s": self.collection_s,
+                "collected": self.collected,
+                "wall_s": time.perf_counter() - self.session_start,
+                "exit_status": int(exit_status),
+            },
+            "tests": self.tests,
+        }
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        write_document(self.path, self.document(exitstatus))
+        if self.memory is not None:
+            self.memory.close()
+
+
+def write_document(path: Path, document: dict[str, Any]) -> None:
+    """Write atomically, so the gate never reads half a document from a killed run."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+
+
+# --- pytest's entry points -------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("perfgate", "perfgate per-test breakdown")
+    group.addoption(
+        "--perfgate-json",
+        dest="perfgate_json",
+        metavar="PATH",
+        default=None,
+        help=f"write per-test time and memory to PATH (schema {SCHEMA}); also ${ENV_VAR}",
+    )
+
+
+def requested_path(config: pytest.Config) -> Path | None:
+    """Where to write, from the option or the environment; None: stay off."""
+    value = config.getoption("perfgate_json", None) or os.environ.get(ENV_VAR, "")
+    if not value:
+        return None
+    path = Path(value)
+    worker = getattr(config, "workerinput", None)
+    if worker:  # pytest-xdist worker: one document per worker process
+        path = path.with_name(f"{path.name}.{worker.get('workerid', 'worker')}")
+    if not path.is_absolute():
+        path = Path(config.invocation_params.dir) / path
+    return path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = requested_path(config)
+    if path is not None:
+        config.pluginmanager.register(Recorder(path), "perfgate-recorder")
