@@ -120,9 +120,10 @@ def test_order(documents: Sequence[Mapping[str, Any]]) -> list[str]:
 class TestChange:
     """One test, base against head, for one metric ("time" or "memory").
 
-    Time: medians in seconds, `change` and `ci` relative (0.5 = 50% slower).
-    Memory: medians of the peak added during the test (peak RSS minus RSS
-    before it) in bytes, `difference` and `difference_ci` the Hodges-Lehmann
+    Time: medians in seconds, `difference` and `difference_ci` the
+    Hodges-Lehmann shift in seconds, `change` and `ci` relative (0.5 = 50%
+    slower, from the shift of the logs).  Memory: medians of the peak added
+    during the test (peak RSS minus RSS before it) in bytes, `difference` and `difference_ci` the Hodges-Lehmann
     shift in bytes, `change` and `ci` that shift relative to the test's base
     peak RSS (how much bigger the process got at this test's peak).
     """
@@ -169,6 +170,8 @@ class TestsComparison:
     removed: tuple[str, ...]
     leaks: tuple[Leak, ...]
     notes: tuple[str, ...] = ()
+    time_tested: int = 0  # tests that could have moved by the floor: the family Holm corrects
+    memory_tested: int = 0
 
     @property
     def culprits(self) -> tuple[str, ...]:
@@ -211,10 +214,10 @@ class Breakdown:
 def _time_change(nodeid: str, a: Sequence[float], b: Sequence[float]) -> TestChange:
     p_value = stats.mann_whitney_p(a, b)
     change, low, high = stats.shift_interval(a, b)
-    base, head = statistics.median(a), statistics.median(b)
+    shift, shift_low, shift_high = stats.moses_interval(a, b)
     return TestChange(
-        nodeid, "time", base, head, head - base, (math.nan, math.nan), change, (low, high),
-        p_value, p_value, "",
+        nodeid, "time", statistics.median(a), statistics.median(b), shift,
+        (shift_low, shift_high), change, (low, high), p_value, p_value, "",
     )  # fmt: skip
 
 
@@ -281,6 +284,30 @@ def _memory_method(documents: Sequence[Mapping[str, Any]]) -> str:
     return methods.pop() if len(methods) == 1 else "mixed"
 
 
+def could_reach(a: Sequence[float], b: Sequence[float], floor: float) -> bool:
+    """Whether a test's samples spread wide enough for a shift of `floor` at all.
+
+    A function of the pooled values only: when nothing changed, which run
+    came from which side is independent of the pooled values, so screening on
+    them leaves the rank test's p-values valid (independent filtering,
+    Bourgon, Gentleman & Huber, PNAS 2010).  Tests that cannot matter then
+    do not dilute the correction for the ones that can.
+    """
+    pooled = [*a, *b]
+    return max(pooled) - min(pooled) >= floor
+
+
+def _family(
+    samples: list[tuple[str, Sequence[float], Sequence[float]]], floor: float
+) -> list[tuple[str, Sequence[float], Sequence[float]]]:
+    enough = stats.MIN_RUNS
+    return [
+        (t, a, b)
+        for t, a, b in samples
+        if min(len(a), len(b)) >= enough and could_reach(a, b, floor)
+    ]
+
+
 def compare_breakdowns(
     base_docs: Sequence[Mapping[str, Any]],
     head_docs: Sequence[Mapping[str, Any]],
@@ -292,52 +319,55 @@ def compare_breakdowns(
     leak_threshold_bytes: float = LEAK_THRESHOLD_BYTES,
     alpha: float = stats.ALPHA,
 ) -> Breakdown:
-    """Per test: slower, hungrier, leaking, added or removed, base against head."""
+    """Per test: slower, hungrier, leaking, added or removed, base against head.
+
+    A test is slower when, after Holm's correction over every test that could
+    have moved by the floor, its change is significant at `alpha`, beyond
+    `time_threshold` with its interval above zero, and at least `min_time_s`;
+    hungrier by the same rules on the memory it adds at its peak.
+    """
     if not base_docs or not head_docs:
         raise ValueError("compare_breakdowns needs at least one plugin document per side")
     base, head = aggregate(base_docs), aggregate(head_docs)
     common = [t for t in test_order(head_docs) if t in base]
-    enough = stats.MIN_RUNS
-    timed = [t for t in common if min(len(base[t].seconds), len(head[t].seconds)) >= enough]
+    timed = [t for t in common if min(len(base[t].seconds), len(head[t].seconds)) >= 1]
+    time_family = _family([(t, base[t].seconds, head[t].seconds) for t in timed], min_time_s)
     time_changes = _judged(
-        [_time_change(t, base[t].seconds, head[t].seconds) for t in timed],
-        time_threshold,
-        min_time_s,
-        alpha,
+        [_time_change(t, a, b) for t, a, b in time_family], time_threshold, min_time_s, alpha
     )
     method = _memory_method([*base_docs, *head_docs])
-    memory_changes: list[TestChange] = []
+    memory_family = []
     notes = []
     if method == "vmhwm":
-        sized = [
-            t for t in common if min(len(base[t].peak_bytes), len(head[t].peak_bytes)) >= enough
-        ]
-        memory_changes = _judged(
-            [
-                _memory_change(
-                    t,
-                    base[t].peak_added_bytes,
-                    head[t].peak_added_bytes,
-                    statistics.median(base[t].peak_bytes),
-                )
-                for t in sized
-            ],
-            memory_threshold,
+        memory_family = _family(
+            [(t, base[t].peak_added_bytes, head[t].peak_added_bytes) for t in common],
             min_memory_bytes,
-            alpha,
         )
     else:
         notes.append(
             f"per-test peak memory needs Linux's resettable peak (memory method: {method}); "
             "only leaks are checked"
         )
+    memory_changes = _judged(
+        [
+            _memory_change(t, a, b, statistics.median(base[t].peak_bytes))
+            for t, a, b in memory_family
+        ],
+        memory_threshold,
+        min_memory_bytes,
+        alpha,
+    )
     runs = min(len(base_docs), len(head_docs))
-    if runs < enough:
-        notes.append(f"per-test comparison needs at least {enough} runs per side, got {runs}")
-    elif timed and runs < runs_needed(len(timed), alpha):
+    family = max(len(time_family), len(memory_family))
+    if runs < stats.MIN_RUNS:
         notes.append(
-            f"{runs} runs per side cannot single out one test among {len(timed)} after "
-            f"correcting for testing them all; use at least {runs_needed(len(timed), alpha)} runs"
+            f"per-test comparison needs at least {stats.MIN_RUNS} runs per side, got {runs}"
+        )
+    elif family and runs < runs_needed(family, alpha):
+        notes.append(
+            f"{runs} runs per side cannot single out one test among the {family} that moved "
+            f"enough to matter, after correcting for testing them all; use at least "
+            f"{runs_needed(family, alpha)} runs"
         )
     tests = TestsComparison(
         base_runs=len(base_docs),
@@ -357,6 +387,8 @@ def compare_breakdowns(
         removed=tuple(t for t in test_order(base_docs) if t not in head),
         leaks=find_leaks(base_docs, head_docs, leak_threshold_bytes),
         notes=tuple(notes),
+        time_tested=len(time_family),
+        memory_tested=len(memory_family),
     )
     return Breakdown(tests=tests)
 
@@ -470,8 +502,9 @@ _CHANGE_LISTS = ("time_regressions", "memory_regressions", "time_improvements",
 def _tests_to_json(tests: TestsComparison) -> dict[str, Any]:
     data: dict[str, Any] = {
         k: getattr(tests, k)
-        for k in ("base_runs", "head_runs", "compared", "time_threshold", "memory_threshold",
-                  "min_time_s", "min_memory_bytes", "memory_method")
+        for k in ("base_runs", "head_runs", "compared", "time_tested", "memory_tested",
+                  "time_threshold", "memory_threshold", "min_time_s", "min_memory_bytes",
+                  "memory_method")
     }  # fmt: skip
     data["collection"] = _change_to_json(tests.collection) if tests.collection else None
     for key in _CHANGE_LISTS:
@@ -516,6 +549,8 @@ def _tests_from_json(data: Mapping[str, Any]) -> TestsComparison:
             for leak in data.get("leaks", [])
         ),
         notes=tuple(data.get("notes", [])),
+        time_tested=data.get("time_tested", 0),
+        memory_tested=data.get("memory_tested", 0),
     )
 
 
@@ -548,8 +583,8 @@ def _names(names: Sequence[str], limit: int) -> str:
 def _tests_section(tests: TestsComparison, top: int) -> str:
     parts = []
     how = (
-        f"{tests.compared} tests compared, {tests.base_runs} and {tests.head_runs} runs, "
-        "p-values corrected for testing them all (Holm)"
+        f"{tests.compared} tests compared over {tests.base_runs} and {tests.head_runs} runs; "
+        "p-values corrected (Holm) for every test that moved enough to matter"
     )
     if tests.time_regressions:
         shown = tests.time_regressions[:top]
