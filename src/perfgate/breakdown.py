@@ -123,9 +123,10 @@ class TestChange:
     Time: medians in seconds, `difference` and `difference_ci` the
     Hodges-Lehmann shift in seconds, `change` and `ci` relative (0.5 = 50%
     slower, from the shift of the logs).  Memory: medians of the peak added
-    during the test (peak RSS minus RSS before it) in bytes, `difference` and `difference_ci` the Hodges-Lehmann
-    shift in bytes, `change` and `ci` that shift relative to the test's base
-    peak RSS (how much bigger the process got at this test's peak).
+    during the test (peak RSS minus RSS before it) in bytes, `difference` and
+    `difference_ci` the Hodges-Lehmann shift in bytes, `change` and `ci` that
+    shift relative to the test's base peak RSS (how much bigger the process
+    got at this test's peak).
     """
 
     nodeid: str
