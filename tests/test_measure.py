@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from perfgate.measure import RunSpec, log_tail, measure
+from perfgate.measure import RunSpec, _Descendants, _SessionMembers, log_tail, measure
 
 PY = sys.executable
 MB = 1024 * 1024
@@ -160,3 +160,37 @@ def test_agrees_with_gnu_time_for_a_single_process(tmp_path: Path) -> None:
     out = subprocess.run([gnu_time, "-f", "%M", PY, "-c", code], capture_output=True, text=True)
     theirs = int(out.stderr.strip().splitlines()[-1]) * 1024
     assert abs(ours - theirs) / theirs < 0.03
+
+
+def test_an_orphaned_process_of_the_run_still_counts_and_is_killed(tmp_path: Path) -> None:
+    """A double fork leaves a process that is no descendant of the command any more
+    (a daemonizing test server): it is still the run's memory and must not outlive it."""
+    pid_file, ready = tmp_path / "orphan.pid", tmp_path / "ready"
+    hold = f"{HOLD.format(mb=80, s=0)}; open({str(ready)!r}, 'w'); time.sleep(300)"
+    orphan = f'( {PY} -c "{hold}" & echo $! > {pid_file} )'
+    script = f"{orphan}; while [ ! -e {ready} ]; do sleep 0.05; done; sleep 0.3"
+    sample = measure(spec(tmp_path, "sh", "-c", script))
+    assert sample.ok
+    # The command's own processes are small; the orphan held 80 MB while they ran.
+    assert sample.max_rss_bytes < 60 * MB
+    assert sample.tree_peak_rss_bytes >= 80 * MB
+    assert gone(int(pid_file.read_text()))
+
+
+@pytest.mark.parametrize("members", [_SessionMembers, _Descendants])
+def test_both_ways_of_finding_the_tree_see_a_grandchild(members, tmp_path: Path) -> None:
+    """The /proc session reader (Linux) and the psutil walk (macOS) agree on a real tree."""
+    ready = tmp_path / "ready"
+    grandchild = f"{HOLD.format(mb=70, s=0)}; open({str(ready)!r}, 'w'); time.sleep(300)"
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}])"
+    process = subprocess.Popen([PY, "-c", child], start_new_session=True)
+    try:
+        for _ in range(600):
+            if ready.exists():
+                break
+            time.sleep(0.05)
+        tree = members(process.pid)
+        assert tree.rss_bytes() >= 70 * MB
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
