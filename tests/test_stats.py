@@ -58,8 +58,8 @@ def test_mann_whitney_matches_scipy_exact_without_ties(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(4))
 def test_mann_whitney_matches_scipy_asymptotic_with_ties(seed: int) -> None:
     rng = random.Random(seed)
-    a = [round(rng.gauss(1, 0.1), 1) for _ in range(15)]
-    b = [round(rng.gauss(1.1, 0.1), 1) for _ in range(17)]
+    a = [round(rng.gauss(1, 0.1), 1) for _ in range(25)]
+    b = [round(rng.gauss(1.1, 0.1), 1) for _ in range(27)]
     expected = scipy_stats.mannwhitneyu(a, b, method="asymptotic").pvalue
     assert stats.mann_whitney_p(a, b) == pytest.approx(expected, rel=1e-9)
 
@@ -82,9 +82,63 @@ def test_signed_rank_matches_scipy_exact(seed: int) -> None:
 
 def test_signed_rank_matches_scipy_approx_with_ties_and_zeros() -> None:
     rng = random.Random(9)
-    d = [round(rng.gauss(0.05, 0.1), 1) for _ in range(30)] + [0.0, 0.0]
+    d = [round(rng.gauss(0.05, 0.1), 1) for _ in range(80)] + [0.0, 0.0]
     expected = scipy_stats.wilcoxon(d, method="approx", correction=True).pvalue
     assert stats.signed_rank_p(d) == pytest.approx(expected, rel=1e-9)
+
+
+def _rank_sum(x, y, axis=-1):
+    import numpy as np
+
+    ranks = scipy_stats.rankdata(np.concatenate([x, y], axis=axis), axis=axis)
+    total = x.shape[axis] + y.shape[axis]
+    # Two-sided as perfgate (and scipy's asymptotic test) define it: distance from the mean.
+    return np.abs(ranks[..., : x.shape[axis]].sum(axis=axis) - x.shape[axis] * (total + 1) / 2)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mann_whitney_with_ties_is_the_exact_permutation_p(seed: int) -> None:
+    rng = random.Random(seed)
+    a = [round(rng.gauss(1, 0.1), 1) for _ in range(6)]
+    b = [round(rng.gauss(1.1, 0.1), 1) for _ in range(7)]
+    reference = scipy_stats.permutation_test(
+        (a, b),
+        _rank_sum,
+        permutation_type="independent",
+        n_resamples=10**6,
+        vectorized=True,
+        alternative="greater",
+    ).pvalue
+    assert stats.mann_whitney_p(a, b) == pytest.approx(reference, rel=1e-9)
+
+
+def _signed_rank_sum(d, axis=-1):
+    import numpy as np
+
+    ranks = scipy_stats.rankdata(np.abs(d), axis=axis)
+    n = d.shape[axis]
+    return np.abs((ranks * (d > 0)).sum(axis=axis) - n * (n + 1) / 4)
+
+
+def test_signed_rank_with_ties_is_the_exact_sign_flip_p() -> None:
+    d = [0.1, 0.1, 0.2, 0.2, 0.2, 0.3, -0.1, 0.4, 0.1, -0.2]
+    reference = scipy_stats.permutation_test(
+        (d,),
+        _signed_rank_sum,
+        permutation_type="samples",
+        n_resamples=10**6,
+        vectorized=True,
+        alternative="greater",
+    ).pvalue
+    assert stats.signed_rank_p(d) == pytest.approx(reference, rel=1e-9)
+
+
+def test_constant_memory_growth_is_significant_with_five_runs() -> None:
+    assert stats.mann_whitney_p([5e6] * 5, [6e7] * 5) == pytest.approx(2 / 252)
+    base, head = separate([1.0, 1.01, 0.99, 1.0, 1.02], [1.0, 1.01, 0.99, 1.0, 1.02])
+    memory_head = Side("b", "", tuple(Sample(1, 1, 1, int(6e7), 0, i) for i in range(5)))
+    memory = stats.compare_metric(base, memory_head, "peak_memory", 0.1)
+    assert memory.verdict == "regression"
 
 
 def test_signed_rank_of_no_differences_is_one() -> None:

@@ -129,9 +129,42 @@ def _critical_count(counts: Sequence[int], alpha: float) -> int:
     return len(counts) - 1
 
 
+#: With ties the exact permutation distribution of the (mid-)ranks is counted by
+#: dynamic programming up to this many observations.  Ties are the rule for
+#: peak memory, which barely varies: the normal approximation there would call
+#: 5 runs at 60 MB against 5 at 5 MB "not significant" (p = 0.012).
+EXACT_TIES_LIMIT = 40
+
+
+def _subset_sums(values: Sequence[int], size: int | None = None) -> dict[int, int]:
+    """How many subsets of `values` (of `size` items, or of any size) give each sum."""
+    if size is None:
+        counts = {0: 1}
+        for v in values:
+            grown = dict(counts)
+            for total, c in counts.items():
+                grown[total + v] = grown.get(total + v, 0) + c
+            counts = grown
+        return counts
+    table: list[dict[int, int]] = [{0: 1}] + [{} for _ in range(size)]
+    for v in values:
+        for k in range(size, 0, -1):
+            row = table[k]
+            for total, c in table[k - 1].items():
+                row[total + v] = row.get(total + v, 0) + c
+    return table[size]
+
+
+def _two_sided_from_sums(counts: Mapping[int, int], observed: int, mean: float) -> float:
+    distance = abs(observed - mean)
+    extreme = sum(c for total, c in counts.items() if abs(total - mean) >= distance - 1e-9)
+    return min(1.0, extreme / sum(counts.values()))
+
+
 def signed_rank_p(differences: Sequence[float]) -> float:
     """Two-sided Wilcoxon signed-rank p-value; zero differences are dropped (as scipy's
-    zero_method='wilcox').  Exact without ties, normal with tie correction otherwise."""
+    zero_method='wilcox').  Exact (with ties: over the mid-ranks) up to the limits,
+    normal with tie correction beyond."""
     nonzero = [d for d in differences if d != 0]
     n = len(nonzero)
     if n == 0:
@@ -140,6 +173,9 @@ def signed_rank_p(differences: Sequence[float]) -> float:
     t_plus = sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0)
     if n <= EXACT_LIMIT and all(t == 1 for t in ties):
         return _two_sided_exact(_signed_rank_counts(n), t_plus)
+    if n <= EXACT_TIES_LIMIT:
+        doubled = [round(2 * r) for r in ranks]
+        return _two_sided_from_sums(_subset_sums(doubled), round(2 * t_plus), sum(doubled) / 2)
     mean = n * (n + 1) / 4
     var = n * (n + 1) * (2 * n + 1) / 24 - sum(t**3 - t for t in ties) / 48
     if var <= 0:
@@ -150,7 +186,8 @@ def signed_rank_p(differences: Sequence[float]) -> float:
 
 def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
     """Two-sided Mann-Whitney U p-value: exact without ties (up to EXACT_LIMIT per side),
-    else normal with tie and continuity correction (scipy's 'asymptotic')."""
+    exact over the mid-ranks with ties (up to EXACT_TIES_LIMIT runs in all), else normal
+    with tie and continuity correction (scipy's 'asymptotic')."""
     m, n = len(a), len(b)
     if m == 0 or n == 0:
         return 1.0
@@ -159,6 +196,10 @@ def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
     if max(m, n) <= EXACT_LIMIT and all(t == 1 for t in ties):
         return _two_sided_exact(_rank_sum_counts(m, n), u)
     total = m + n
+    if total <= EXACT_TIES_LIMIT:
+        doubled = [round(2 * r) for r in ranks]
+        observed = sum(doubled[:m])
+        return _two_sided_from_sums(_subset_sums(doubled, m), observed, m * sum(doubled) / total)
     var = m * n / 12 * ((total + 1) - sum(t**3 - t for t in ties) / (total * (total - 1)))
     if var <= 0:
         return 1.0
