@@ -206,3 +206,22 @@ def test_action_yml_and_the_parser_agree() -> None:
     assert metadata["inputs"]["github-token"]["default"] == "${{ github.token }}"
     for name in action.GATE_INPUTS:
         assert name in action.config.KEYS
+
+
+def test_a_pull_request_cannot_loosen_its_own_gate(tmp_path: Path, github_server) -> None:
+    repo = make_repo(
+        tmp_path / "workspace",
+        {"bench.py": BENCH.format(mb=5, extra=""), ".perfgate.yml": "memory-threshold: 10%\n"},
+        "base",
+    )
+    base = repo.git("rev-parse", "HEAD")
+    head = repo.commit(
+        {"bench.py": BENCH.format(mb=60, extra=""), ".perfgate.yml": "memory-threshold: 99%\n"},
+        "a PR that hides its own regression",
+    )
+    result, outputs, _ = run_entrypoint(
+        tmp_path, github_server, repo, event(tmp_path, base, head), head
+    )
+    assert result.returncode == 1, result.stdout
+    assert "peak_memory" in outputs["regressions"]
+    assert "::warning title=perfgate::.perfgate.yml differs in this pull request" in result.stdout

@@ -267,6 +267,7 @@ def load(
     config_path: Path | None = None,
     layers: tuple[tuple[str, Mapping[str, Any]], ...] = (),
     require_command: bool = True,
+    read_repo_file: bool = True,
 ) -> Config:
     """Defaults < `.perfgate.yml` (or `config_path`) < each of `layers`, in order.
 
@@ -283,7 +284,7 @@ def load(
     path = config_path
     if path is None:
         candidate = config.repo / CONFIG_FILE
-        path = candidate if candidate.is_file() else None
+        path = candidate if read_repo_file and candidate.is_file() else None
     elif not path.is_file():
         raise ConfigError(f"config: {path} does not exist")
     if path is not None:

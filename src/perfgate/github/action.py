@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from .. import config
 from .. import workspace as git_workspace
-from ..errors import EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE, ConfigError
+from ..errors import EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE, ConfigError, PerfgateError
 from ..gate import Outcome, run_gate
 from ..progress import Progress
 from ..report.markdown import render_comment
@@ -62,10 +63,44 @@ def load_config(
         values["base"] = context.base_sha
     if values.get("base") and len(values["base"]) == 40:
         git_workspace.ensure_commit(workspace, values["base"])
-    config_path = Path(inputs["config"]) if "config" in inputs else None
-    if config_path is not None and not config_path.is_absolute():
-        config_path = workspace / config_path
-    return config.load(repo=workspace, config_path=config_path, layers=(("action input", values),))
+    name = inputs.get("config", config.CONFIG_FILE)
+    config_path = trusted_config_file(workspace, values.get("base"), name)
+    if config_path is None and "config" in inputs:
+        config_path = workspace / name
+    return config.load(
+        repo=workspace,
+        config_path=config_path,
+        layers=(("action input", values),),
+        read_repo_file=not values.get("base"),  # with a base, only its copy counts
+    )
+
+
+def trusted_config_file(workspace: Path, base: str | None, name: str) -> Path | None:
+    """The configuration as the base commit has it, written to a file of its own.
+
+    The pull request is untrusted: read from its checkout, `.perfgate.yml`
+    would let it loosen the gate that judges it (`time-threshold: 99%`).  A
+    change to the file takes effect once it has landed.
+    """
+    if not base:
+        return None
+    shown = subprocess.run(
+        ["git", "show", f"{base}:{name}"], cwd=workspace, capture_output=True, text=True
+    )
+    if shown.returncode != 0:
+        return None
+    head_copy = workspace / name
+    if head_copy.is_file() and head_copy.read_text(encoding="utf-8") != shown.stdout:
+        print(
+            actions.warning(
+                f"{name} differs in this pull request; the base commit's copy is used "
+                "until the change lands"
+            ),
+            flush=True,
+        )
+    trusted = Path(tempfile.mkdtemp(prefix="perfgate-config-")) / Path(name).name
+    trusted.write_text(shown.stdout, encoding="utf-8")
+    return trusted
 
 
 def main(environ: Mapping[str, str] | None = None) -> int:
@@ -94,6 +129,10 @@ def main(environ: Mapping[str, str] | None = None) -> int:
             print(actions.error(f"configuration: {problem}"), flush=True)
             _write_all(environ, _error_results(str(problem)), results_dir, context_name, None)
             return EXIT_USAGE
+        except PerfgateError as problem:
+            print(actions.error(str(problem)), flush=True)
+            _write_all(environ, _error_results(str(problem)), results_dir, context_name, None)
+            return problem.exit_code
     body = _write_all(environ, outcome.results, results_dir, context_name, context.run_url)
     _annotate(outcome)
     if token and context.repository and context.status_sha:
