@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import stats
-from .imports import ImportComparison, render_imports_markdown
+from .imports import ImportComparison, relative, relative_interval, render_imports_markdown
 from .pytest_plugin import ENV_VAR
 from .pytest_plugin import SCHEMA as PLUGIN_SCHEMA
 from .report import format as fmt
@@ -144,7 +144,11 @@ class TestChange:
 
 @dataclass(frozen=True)
 class Leak:
-    """RSS that keeps growing from `first_test` to the end of the suite, on head."""
+    """RSS that keeps growing from `first_test` to the end of the suite, on head.
+
+    `base_growth_bytes` is base's own leak by the same rule, None when base
+    does not leak.
+    """
 
     first_test: str
     growth_bytes: float
@@ -454,13 +458,18 @@ def find_leaks(
     head_docs: Sequence[Mapping[str, Any]],
     threshold_bytes: float = LEAK_THRESHOLD_BYTES,
 ) -> tuple[Leak, ...]:
-    """Head's leak, unless base grows as much over the same tests (then it is not the PR's)."""
+    """Head's leak, unless base leaks as much (then it is not the pull request's).
+
+    Base is judged by the same rule, not by its growth over the same tests: a
+    one-off step on base (a lazy import paid by the first test that needs
+    it) is not a leak and must not hide one on head.
+    """
     found = leak_of_side(head_docs, threshold_bytes)
     if found is None:
         return ()
     first, growth, growing = found
-    base_growths = [g for d in base_docs if (g := _growth_from(d, first)) is not None]
-    base_growth = statistics.median(base_growths) if base_growths else None
+    on_base = leak_of_side(base_docs, threshold_bytes)
+    base_growth = on_base[1] if on_base else None
     if base_growth is not None and growth - base_growth < threshold_bytes:
         return ()
     return (Leak(first, growth, growing, base_growth),)
@@ -561,7 +570,7 @@ def _tests_from_json(data: Mapping[str, Any]) -> TestsComparison:
 def _time_rows(changes: Sequence[TestChange]) -> list[str]:
     return [
         f"| `{c.nodeid}` | {fmt.seconds(c.base_median)} | {fmt.seconds(c.head_median)} | "
-        f"+{fmt.seconds(c.difference)} ({fmt.percent(c.change)}) | {fmt.interval(c.ci)} |"
+        f"+{fmt.seconds(c.difference)} ({relative(c.change)}) | {relative_interval(c.ci)} |"
         for c in changes
     ]
 
@@ -607,9 +616,9 @@ def _tests_section(tests: TestsComparison, top: int) -> str:
         )
     for leak in tests.leaks:
         base = (
-            f" (base: {fmt.delta('peak_memory', 0, leak.base_growth_bytes)})"
+            f" (base leaks {fmt.delta('peak_memory', 0, leak.base_growth_bytes)})"
             if leak.base_growth_bytes is not None
-            else ""
+            else " (base does not leak)"
         )
         parts.append(
             f"**Leak**: RSS keeps growing from `{leak.first_test}` on: "
@@ -620,9 +629,17 @@ def _tests_section(tests: TestsComparison, top: int) -> str:
     if collection is not None and collection.verdict in ("regression", "improvement"):
         parts.append(
             f"**Collection**: {fmt.seconds(collection.base_median)} → "
-            f"{fmt.seconds(collection.head_median)} ({fmt.percent(collection.change)}, "
-            f"{fmt.interval(collection.ci)}): imports at collection are paid by every run"
+            f"{fmt.seconds(collection.head_median)} ({relative(collection.change)}, "
+            f"{relative_interval(collection.ci)}): imports at collection are paid by every run"
         )
+    faster = tests.time_improvements
+    if faster:
+        listed = ", ".join(
+            f"`{c.nodeid}` ({fmt.seconds(c.base_median)} → {fmt.seconds(c.head_median)})"
+            for c in faster[:top]
+        )
+        more = f" and {len(faster) - top} more" if len(faster) > top else ""
+        parts.append(f"**Faster tests** ({len(faster)}): {listed}{more}")
     if tests.added:
         parts.append(f"**Tests added** ({len(tests.added)}): {_names(tests.added, top)}")
     if tests.removed:

@@ -17,6 +17,7 @@ Measuring runs subprocesses; comparing and rendering are pure.
 from __future__ import annotations
 
 import json
+import math
 import re
 import statistics
 import subprocess
@@ -421,6 +422,19 @@ def _change_from_json(data: Mapping[str, Any]) -> ModuleImportChange:
     )
 
 
+def relative(change: float) -> str:
+    """A relative change as a reader takes it in: +12.3%, or ×680 once it is a factor."""
+    from .report import format as fmt
+
+    if not math.isnan(change) and change >= 9:
+        return f"×{1 + change:.3g}"
+    return fmt.percent(change)
+
+
+def relative_interval(ci: tuple[float, float]) -> str:
+    return f"{relative(ci[0])} … {relative(ci[1])}"
+
+
 def describe_new_heavy(change: ModuleImportChange) -> list[str]:
     """Sentences a reviewer can act on: who now imports what, and what it costs."""
     from .report import format as fmt
@@ -459,7 +473,7 @@ def render_imports_markdown(comparison: ImportComparison) -> str:
             memory = fmt.delta("peak_memory", m.base_rss_bytes, m.head_rss_bytes)
         rows.append(
             f"| {icon} `{m.module}` | {fmt.seconds(m.base_seconds)} | {fmt.seconds(m.head_seconds)}"
-            f" | {fmt.percent(m.change)} | {fmt.interval(m.ci)} | {memory}"
+            f" | {relative(m.change)} | {relative_interval(m.ci)} | {memory}"
             f" | {m.base_modules} → {m.head_modules} |"
         )
         sentences.extend(describe_new_heavy(m))

@@ -1,0 +1,31 @@
+from appkit import api
+
+ROWS = [{"name": "apple", "qty": 3, "price": 0.5}, {"name": "pear", "qty": 1, "price": 0.75}]
+
+
+def test_count_rows():
+    assert api.count_rows(ROWS) == 2
+
+
+def test_render_report(pool):
+    assert "apple" in api.render_report(ROWS)
+
+
+def test_render_empty(pool):
+    assert api.render_report([]) == ""
+
+
+def test_render_one(pool):
+    assert api.render_report(ROWS[:1]).startswith("apple")
+
+
+def test_render_columns(pool):
+    assert api.render_report(ROWS).count("|") == 4
+
+
+def test_render_pear(pool):
+    assert "pear" in api.render_report(ROWS)
+
+
+def test_render_twice(pool):
+    assert api.render_report(ROWS) == api.render_report(ROWS)
