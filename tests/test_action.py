@@ -68,8 +68,7 @@ def run_entrypoint(tmp_path, server, repo, event_path, head, **inputs):
         "GITHUB_STEP_SUMMARY": str(summary), "PERFGATE_PYTHON": PY, **SECRETS,
         **{input_variable(k): v for k, v in values.items()},
     }  # fmt: skip
-    if "COVERAGE_PROCESS_START" in os.environ:
-        env["COVERAGE_PROCESS_START"] = os.environ["COVERAGE_PROCESS_START"]
+    env.update({k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")})
     result = subprocess.run(
         [str(ROOT / "entrypoint")], cwd=repo.path, env=env, capture_output=True, text=True,
         timeout=300,
