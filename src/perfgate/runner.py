@@ -13,6 +13,7 @@ the verdict is still inconclusive.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import statistics
 import time
@@ -20,7 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BenchmarkFailed
+from .errors import BenchmarkFailed, InfrastructureError
+from .instructions import Counter, count_instructions
 from .measure import RunSpec, log_tail, measure
 from .progress import Progress
 from .results import Sample
@@ -54,12 +56,38 @@ def pair_orders(pairs: int, rng: random.Random) -> list[tuple[str, str]]:
     return [("base", "head") if rng.random() < 0.5 else ("head", "base") for _ in range(pairs)]
 
 
-def _run_checked(target: Target, label: str, order: int, description: str) -> Sample:
+def _run_checked(
+    target: Target,
+    label: str,
+    order: int,
+    description: str,
+    counter: Counter | None = None,
+) -> Sample:
+    """One measured run; with a counter, then one counted run whose count joins the sample.
+
+    The count comes from a run of its own because counting (callgrind) slows
+    the command down many times: its time and memory must never be the sample's.
+    """
     spec = target.spec(label)
-    sample = measure(spec, order=order)
+    sample = _checked(target, measure(spec, order=order), spec, description)
+    if counter is None:
+        return sample
+    counted_spec = target.spec(f"{label}-instructions")
+    counted = count_instructions(counted_spec, counter, order=order)
+    _checked(target, counted, counted_spec, f"{description} (counting instructions)")
+    if counted.instructions is None:
+        raise InfrastructureError(
+            f"{counter.method} reported no instruction count for {target.side} {description}",
+            log_tail=log_tail(counted_spec.log_path),
+        )
+    return dataclasses.replace(sample, instructions=counted.instructions)
+
+
+def _checked(target: Target, sample: Sample, spec: RunSpec, description: str) -> Sample:
+    """`sample` if it may count as a measurement; BenchmarkFailed naming the run if not."""
     if not sample.ok:
         cause = (
-            f"timed out after {target.timeout_s:g} s"
+            f"timed out after {spec.timeout_s:g} s"
             if sample.timed_out
             else f"exited with code {sample.exit_code}"
         )
@@ -89,12 +117,15 @@ def run_pairs(
     time_budget_s: float | None,
     settled: SettledCheck,
     progress: Progress,
+    instructions: Counter | None = None,
 ) -> tuple[tuple[Sample, ...], tuple[Sample, ...]]:
     """Measure `runs` pairs, then more while unsettled, up to `max_runs` or the budget.
 
     Sample.order is the position in the schedule, so pair k is orders 2k and
     2k + 1.  The first failed run raises BenchmarkFailed at once: a broken
-    benchmark is never a measurement.
+    benchmark is never a measurement.  With `instructions` (see
+    instructions.find_counter), every measured run is followed by a counted
+    run of the same side, and each Sample carries its instruction count.
     """
     rng = random.Random(seed)
     targets = {"base": base, "head": head}
@@ -111,7 +142,7 @@ def run_pairs(
                 progress.run(side, k, wanted, left)
                 order = len(samples["base"]) + len(samples["head"])
                 try:
-                    sample = _run_checked(targets[side], f"{k}", order, f"run {k}")
+                    sample = _run_checked(targets[side], f"{k}", order, f"run {k}", instructions)
                 except BenchmarkFailed as failure:
                     failure.samples = {name: tuple(runs) for name, runs in samples.items()}
                     raise
@@ -126,13 +157,20 @@ def run_pairs(
     return tuple(samples["base"]), tuple(samples["head"])
 
 
-def run_single(target: Target, *, runs: int, warmup: int, progress: Progress) -> tuple[Sample, ...]:
+def run_single(
+    target: Target,
+    *,
+    runs: int,
+    warmup: int,
+    progress: Progress,
+    instructions: Counter | None = None,
+) -> tuple[Sample, ...]:
     """`perfgate run`: warm-ups, then `runs` measured runs of one command."""
     _warm_up((target,), warmup, progress)
     samples: list[Sample] = []
     for k in range(1, runs + 1):
         progress.run(target.side, k, runs, _seconds_left([s.wall_s for s in samples], runs - k + 1))
-        samples.append(_run_checked(target, f"{k}", k - 1, f"run {k}"))
+        samples.append(_run_checked(target, f"{k}", k - 1, f"run {k}", instructions))
     return tuple(samples)
 
 

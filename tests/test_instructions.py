@@ -1,0 +1,122 @@
+"""The instructions metric: real counts from callgrind or perf on real commands."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from perfgate.errors import BenchmarkFailed
+from perfgate.instructions import Counter, _callgrind_count, count_instructions, find_counter
+from perfgate.measure import RunSpec
+from perfgate.progress import Progress
+from perfgate.runner import Target, run_single
+
+PY = sys.executable
+DETECTION = find_counter()
+needs_counter = pytest.mark.skipif(
+    DETECTION.counter is None, reason="; ".join(DETECTION.findings) or "no instruction counter"
+)
+
+
+def counter() -> Counter:
+    assert DETECTION.counter is not None
+    return DETECTION.counter
+
+
+def quiet_env() -> dict[str, str]:
+    """Hash seed fixed: set and dict order then repeat, and so does the work."""
+    return {**os.environ, "PYTHONHASHSEED": "0"}
+
+
+def spec(tmp_path: Path, *argv: str, name: str = "run") -> RunSpec:
+    return RunSpec(tuple(argv), tmp_path, quiet_env(), 60, tmp_path / f"{name}.log")
+
+
+def count(tmp_path: Path, code: str, name: str = "run") -> int:
+    sample = count_instructions(spec(tmp_path, PY, "-c", code, name=name), counter())
+    assert sample.ok, (tmp_path / f"{name}.log").read_text()
+    assert sample.instructions is not None
+    return sample.instructions
+
+
+def test_detection_says_what_it_found() -> None:
+    assert DETECTION.findings
+    if DETECTION.counter is None:
+        assert any("not" in finding for finding in DETECTION.findings)
+    else:
+        assert DETECTION.counter.method in ("perf", "callgrind")
+        assert os.access(DETECTION.counter.program, os.X_OK)
+
+
+@needs_counter
+def test_more_work_counts_more_instructions_and_children_count(tmp_path: Path) -> None:
+    small = count(tmp_path, "sum(range(10_000))", "small")
+    large = count(tmp_path, "sum(range(2_000_000))", "large")
+    # Two million more loop steps cost at least a few instructions each.
+    assert large - small > 4_000_000
+    in_child = (
+        "import subprocess, sys; "
+        "subprocess.run([sys.executable, '-c', 'sum(range(2_000_000))'], check=True)"
+    )
+    # The parent's own start-up plus the child's whole count: more than the child alone.
+    assert count(tmp_path, in_child, "child") > large
+
+
+@needs_counter
+def test_the_count_repeats_from_run_to_run(tmp_path: Path) -> None:
+    """What the metric is for: the same work gives (nearly) the same count."""
+    code = "sorted(str(i) for i in range(50_000))"
+    first, second = count(tmp_path, code, "first"), count(tmp_path, code, "second")
+    assert abs(first - second) / first < 0.01
+
+
+@needs_counter
+def test_a_failing_command_has_its_exit_code_and_no_count(tmp_path: Path) -> None:
+    sample = count_instructions(spec(tmp_path, PY, "-c", "raise SystemExit(4)"), counter())
+    assert sample.exit_code == 4 and not sample.ok
+    assert sample.instructions is None
+
+
+def test_callgrind_totals_of_every_process_are_summed(tmp_path: Path) -> None:
+    (tmp_path / "callgrind.11").write_text(
+        "events: Ir\nsummary: 1000\n\nfn=x\n0 1000\ntotals: 1000\n"
+    )
+    (tmp_path / "callgrind.12").write_text("events: Ir\nsummary: 234\n")
+    assert _callgrind_count(tmp_path) == 1234
+    assert _callgrind_count(tmp_path / "nothing-here") is None
+
+
+@needs_counter
+def test_run_single_attaches_counts_from_runs_of_their_own(tmp_path: Path) -> None:
+    target = Target("run", (PY, "-c", "pass"), tmp_path, quiet_env(), 60, tmp_path / "logs")
+    samples = run_single(
+        target, runs=2, warmup=0, progress=Progress(io.StringIO(), live=False),
+        instructions=counter(),
+    )  # fmt: skip
+    assert all(s.instructions and s.instructions > 1_000_000 for s in samples)
+    assert (tmp_path / "logs" / "run-1-instructions.log").exists()
+    assert (tmp_path / "logs" / "run-2.log").exists()
+
+
+@needs_counter
+def test_a_run_that_fails_only_when_counted_is_a_failure(tmp_path: Path) -> None:
+    """Counting changes the process (valgrind preloads itself, perf wraps it): a command
+    that breaks under it must stop the gate, not yield a sample without a count."""
+    code = (
+        "import os, sys; wrapped = 'vgpreload' in os.environ.get('LD_PRELOAD', '') "
+        "or os.environ.get('PERF_BUILDID_DIR') is not None; sys.exit(5 if wrapped else 0)"
+    )
+    if counter().method == "perf":
+        pytest.skip("perf leaves no trace in the command's environment")
+    target = Target("head", (PY, "-c", code), tmp_path, quiet_env(), 60, tmp_path / "logs")
+    with pytest.raises(BenchmarkFailed, match="counting instructions") as raised:
+        run_single(
+            target, runs=1, warmup=0, progress=Progress(io.StringIO(), live=False),
+            instructions=counter(),
+        )  # fmt: skip
+    assert raised.value.side == "head"
+    assert "exited with code 5" in str(raised.value)
