@@ -27,6 +27,9 @@ from .errors import (
     PerfgateError,
 )
 from .gate import Outcome, check_command_exists, run_gate
+from .github import actions
+from .github.api import GitHubAPI
+from .github.publish import publish
 from .progress import Progress
 from .report import console, markdown
 from .results import Results, Side
@@ -92,6 +95,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_keys(run, RUN_KEYS)
     run.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
 
+    publish = commands.add_parser(
+        "publish",
+        help="post a saved verdict to GitHub (comment and commit status)",
+        description="Post RESULTS.json to GitHub: one comment on the pull request, edited in "
+        "place, and a commit status. The token is read from GITHUB_TOKEN, never from a flag. "
+        "For fork pull requests run this from a workflow_run workflow (docs/action.md).",
+    )
+    publish.add_argument("results_json", metavar="RESULTS.json")
+    publish.add_argument("--repository", help="owner/name (default: GITHUB_REPOSITORY)")
+    publish.add_argument("--sha", help="commit for the status (default: the head side's SHA)")
+    publish.add_argument("--pr", type=int, help="pull request number to comment on")
+    publish.add_argument("--context", default="perfgate", help="status context (default: perfgate)")
+    publish.add_argument("--no-comment", action="store_true", help="set the status only")
+    publish.add_argument("--run-url", help="link for the status (default: this Actions run)")
+
     compare = commands.add_parser(
         "compare",
         help="compare two saved results files",
@@ -142,7 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.subcommand == "run":
             return run_command(args, command)
         if command:
-            raise ConfigError("compare: takes no command after --")
+            raise ConfigError(f"{args.subcommand}: takes no command after --")
+        if args.subcommand == "publish":
+            return publish_command(args)
         return compare_command(args)
     except ConfigError as error:
         print(f"perfgate: error: {error}", file=sys.stderr)
@@ -252,6 +272,38 @@ def compare_command(args: argparse.Namespace) -> int:
     )
     exit_code = EXIT_REGRESSION if verdict == "fail" else EXIT_PASS
     return _finish(Outcome(results, exit_code), cfg)
+
+
+def publish_command(args: argparse.Namespace) -> int:
+    """Post a saved verdict; publishing trouble is loud but never changes the exit code."""
+    results = _read_results(Path(args.results_json))
+    environ = os.environ
+    token = environ.get("GITHUB_TOKEN", "")
+    if not token:
+        raise ConfigError("publish: GITHUB_TOKEN is not set; it needs pull-requests and statuses")
+    context = actions.GitHubContext.from_env(environ)
+    repository = args.repository or context.repository
+    if not repository or "/" not in repository:
+        raise ConfigError("publish: --repository owner/name (or GITHUB_REPOSITORY) is required")
+    head = results.sides.get("head") or next(iter(results.sides.values()), None)
+    sha = args.sha or (head.sha if head else "") or context.status_sha
+    if not sha:
+        raise ConfigError("publish: no commit for the status; give --sha")
+    body = markdown.render_comment(results, marker=args.context, run_url=context.run_url)
+    report = publish(
+        results, body, api=GitHubAPI(context.api_url, token), repo=repository, sha=sha,
+        pr_number=args.pr or context.pr_number, context=args.context,
+        run_url=args.run_url or context.run_url, comment=not args.no_comment,
+    )  # fmt: skip
+    if report.comment_url:
+        print(f"comment {report.comment_action}: {report.comment_url}")
+    if report.status_state:
+        print(f"status {args.context!r} on {sha[:12]}: {report.status_state}")
+    for message in report.warnings:
+        print(f"perfgate: warning: {message}", file=sys.stderr)
+    for message in report.errors:
+        print(f"perfgate: error: {message}", file=sys.stderr)
+    return EXIT_INFRASTRUCTURE if report.errors else EXIT_PASS
 
 
 def _recorded_thresholds(source: Results, cfg: config.Config) -> dict[str, Any]:
