@@ -17,6 +17,11 @@ Two ways to count, chosen by `find_counter()`:
 
 Both follow the command's children (perf by inheritance, valgrind with
 `--trace-children=yes`) and count user-space instructions only.
+
+Counted runs get `PYTHONHASHSEED=0` unless the environment sets it: with a
+random hash seed, set and dict layouts change from run to run and so does the
+work, by about 2% for a dict-heavy script (bench/instructions.py), which
+would throw away most of what counting gains.
 """
 
 from __future__ import annotations
@@ -137,7 +142,10 @@ def count_instructions(spec: RunSpec, counter: Counter, order: int = -1) -> Samp
             callgrind = ("--tool=callgrind", "--trace-children=yes", "-q", callgrind_out)
             argv = (counter.program, *callgrind, *spec.argv)
         counted_spec = dataclasses.replace(
-            spec, argv=argv, timeout_s=spec.timeout_s * TIMEOUT_FACTOR[counter.method]
+            spec,
+            argv=argv,
+            env={"PYTHONHASHSEED": "0", **spec.env},
+            timeout_s=spec.timeout_s * TIMEOUT_FACTOR[counter.method],
         )
         sample = measure(counted_spec, order=order)
         if counter.method == "perf":
