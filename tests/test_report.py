@@ -2,142 +2,305 @@
 
 from __future__ import annotations
 
-import random
+import math
+import re
 
-from perfgate import stats
+import pytest
+from report_helpers import make_error, make_results, make_run
+
+from perfgate.breakdown import Breakdown
 from perfgate.report import chart, console, format, markdown
-from perfgate.results import Environment, Results, Sample, Side
+from perfgate.results import Comparison, Results, Sample, Side
 
-THRESHOLDS = {"wall_time": 0.05, "cpu_time": 0.05, "peak_memory": 0.10}
-
-
-def make_results(
-    runs: int = 10, slowdown: float = 1.0, extra_mb: float = 0, cv: float = 0.01, seed: int = 1
-) -> Results:
-    rng = random.Random(seed)
-    base, head = [], []
-    for k in range(runs):
-        for side, factor, memory in (
-            ("base", 1.0, 50e6),
-            ("head", slowdown, 50e6 + extra_mb * 1e6),
-        ):
-            wall = 0.4 * factor * (1 + rng.gauss(0, cv))
-            order = 2 * k + (0 if side == "base" else 1)
-            sample = Sample(wall, wall * 0.95, int(memory * 0.9), int(memory), 0, order)
-            (base if side == "base" else head).append(sample)
-    sides = {
-        "base": Side("main", "a" * 40, tuple(base)),
-        "head": Side("HEAD", "b" * 40, tuple(head)),
-    }
-    comparisons = stats.compare(sides["base"], sides["head"], THRESHOLDS)
-    return Results(
-        verdict=stats.gate_verdict(comparisons), sides=sides, comparisons=comparisons,
-        command="pytest -q", environment=Environment("Test CPU", 2, "3.11.7", "Linux", "0.1.0"),
-        seed=5, settings={"max_runs": 30},
-    )  # fmt: skip
+# --- The verdict line and the table ---------------------------------------------------------
 
 
-def test_fail_names_both_regressions_in_the_first_line() -> None:
-    text = markdown.render_comment(make_results(slowdown=1.3, extra_mb=30))
+def test_fail_names_the_time_and_the_memory_regression_in_the_first_line() -> None:
+    results = make_results(slowdown=1.3, extra_mb=30)
+    assert {c.metric for c in results.regressions} == {"wall_time", "cpu_time", "peak_memory"}
+    text = markdown.render_comment(results)
     first = text.splitlines()[0]
-    assert first.startswith("### ❌ perfgate: fail")
-    assert "wall time +" in first and "peak memory +30.0 MB" in first
-    assert "| wall time | 40" in text and "ms |" in text
-    assert "🔴 regression" in text
+    assert first.startswith("### ❌ perfgate: fail — wall time +")
+    wall = results.comparison("wall_time")
+    assert f"wall time {format.percent(wall.change)} (regression)" in first
+    assert "peak memory +30.0 MB (+60%, regression)" in first
+    assert "| wall time | 400 ms | 520 ms |" in re.sub(r"\d\d\d ms", _round_ms, text)
+    assert text.count("🔴 regression") == 3
 
 
-def test_pass_and_marker_first() -> None:
+def _round_ms(match: re.Match[str]) -> str:
+    """Medians of noisy synthetic runs: compare them to the nearest 10 ms."""
+    return f"{round(int(match.group(0)[:3]), -1)} ms"
+
+
+def test_pass_puts_the_marker_first_and_the_details_after_the_table() -> None:
     text = markdown.render_comment(make_results(), marker="perfgate")
     lines = text.splitlines()
     assert lines[0] == "<!-- perfgate:perfgate -->"
     assert lines[1].startswith("### ✅ perfgate: pass")
-    assert "seed: 5" in text and "Test CPU" in text and "`pytest -q`" in text
-    assert "noise (CV)" in text
+    table_at = text.index("| metric | base median | head median |")
+    details_at = text.index("<summary>Details</summary>")
+    assert table_at < details_at
+    details = text[details_at:]
+    for expected in (
+        "run order seed: 5",
+        "Test CPU @ 2.0GHz, 2 cores, Python 3.11.7, Linux-6.1-x86_64, perfgate 0.1.0",
+        "command: `pytest -q`",
+        "- base: main `aaaaaaaaaaaa`, 10 runs; noise (CV): wall time ",
+        "- head: HEAD `bbbbbbbbbbbb`, 10 runs",
+        "thresholds: wall time 5%, CPU time 5%, peak memory 10%",
+    ):
+        assert expected in details
 
 
-def test_inconclusive_is_said_with_advice() -> None:
-    text = markdown.render_comment(make_results(runs=6, slowdown=1.04, cv=0.2))
+def test_inconclusive_says_so_and_advises_how_many_runs_would_do() -> None:
+    results = make_results(runs=6, slowdown=1.04, cv=0.2)
+    text = markdown.render_comment(results)
     assert "too noisy to tell" in text.splitlines()[0]
-    assert "could not have detected a change under" in text
-    assert "add runs" in text
+    wall = results.comparison("wall_time")
+    assert wall.verdict == "inconclusive" and wall.detectable_change > wall.threshold
+    expected_runs = math.ceil(6 * (wall.detectable_change / wall.threshold) ** 2)
+    assert (
+        f"wall time: this run could not have detected a time change under "
+        f"{format.share(wall.detectable_change)} (threshold 5%): add runs (runs: {expected_runs}), "
+        "gate on CPU time, or use a quieter runner"
+    ) in text
+    assert "**Noise**" in text and "wall time varies a lot between runs" in text
 
 
-def test_error_shows_the_failure() -> None:
-    results = Results(
-        verdict="error", sides={"base": Side("main", "a" * 40), "head": Side("HEAD", "b" * 40)},
-        error="the benchmark failed on head: run 1 exited with code 5\n\nboom",
-    )  # fmt: skip
+def test_improvement_is_named_without_failing() -> None:
+    text = markdown.render_comment(make_results(slowdown=0.7))
+    first = text.splitlines()[0]
+    assert first.startswith("### ✅ perfgate: pass — improved: wall time −")
+    assert "🟢 improvement" in text
+
+
+def test_error_shows_the_failure_and_the_runs_measured_before_it() -> None:
+    results = make_error("Traceback (most recent call last):\nZeroDivisionError: boom")
+    text = markdown.render_comment(results, marker="perfgate")
+    lines = text.splitlines()
+    assert lines[1] == (
+        "### ⚠️ perfgate: error — the benchmark failed on head: run 4 exited with code 5"
+    )
+    assert "```text\nthe benchmark failed on head" in text
+    assert "ZeroDivisionError: boom\n```" in text
+    assert "| 7 | head | 0.0500 | 0.0400 | 10.0 | 10.0 | 5 |" in text  # the failed run
+    assert "- head: HEAD `bbbbbbbbbbbb`, 3 runs (1 failed, not counted)" in text
+    terminal = console.render_gate(results)
+    assert terminal.splitlines()[0].startswith("⚠️ perfgate: error — the benchmark failed on head")
+
+
+def test_outside_text_cannot_break_out_of_its_code() -> None:
+    tail = "```\n# injected heading\n<img src=x>\n```"
+    results = make_error(tail)
+    results = Results(**{**results.__dict__, "command": "echo `date` | tee x"})
     text = markdown.render_comment(results)
-    assert text.startswith("### ⚠️ perfgate: error — the benchmark failed on head")
-    assert "boom" in text
-    assert "failed on head" in console.render_gate(results)
+    fence = re.search(r"^(`{4,})text$", text, re.MULTILINE)
+    assert fence, "the log tail holds ``` so its fence must be longer"
+    body = text[fence.end() : text.index("\n" + fence.group(1) + "\n", fence.end())]
+    assert "# injected heading" in body and "<img src=x>" in body
+    assert "command: ``echo `date` | tee x``" in text
+    assert markdown.code_span("``a`") == "``` ``a` ```"
+    assert markdown.plain("a|b<c>\nd") == "a\\|b&lt;c&gt; d"
 
 
-def test_size_limit_holds_with_thousands_of_runs() -> None:
-    results = make_results(runs=5000, slowdown=1.1)
-    text = markdown.render_comment(results)
+# --- Single runs and `perfgate run` ----------------------------------------------------------
+
+
+def test_single_run_results_render_without_statistics_that_need_two() -> None:
+    one = make_run(runs=1)
+    text = console.render_run(one)
+    assert text.startswith("perfgate run: 1 run of pytest -q")
+    assert "a single run says nothing about noise" in text
+    comment = markdown.render_comment(one)
+    assert comment.startswith("### ℹ️ perfgate: 1 runs measured")
+    assert "| run | wall time | 1 |" in comment
+    peak = format.megabytes(one.sides["run"].samples[0].tree_peak_rss_bytes)
+    assert f"| run | peak memory | 1 | {peak} | {peak} | {peak} | 0.0% |" in comment
+    block = chart.mermaid_runs(one, "wall_time")
+    assert "x-axis" in block and block.count("    line [") == 1
+    assert "perfgate: error" not in console.render_gate(one)
+
+
+def test_run_table_shows_the_seed_scripts_figures_aligned() -> None:
+    text = console.render_run(make_run(runs=8, cv=0.001))
+    lines = text.splitlines()
+    table_lines = lines[2:7]
+    assert table_lines[0].split() == ["average", "median", "min", "max", "stdev", "CV"]
+    assert [line.split("  ")[0] for line in table_lines[1:]] == [
+        "wall time",
+        "CPU time",
+        "peak memory (process tree)",
+        "peak memory (largest process)",
+    ]
+    assert len({len(line) for line in table_lines}) == 1, "columns are aligned"
+    assert "45.0 MB" in table_lines[4]  # largest process: 90% of the tree in the helper
+    assert "warning" not in text and "\033" not in text
+
+
+def test_run_warns_when_time_is_too_noisy_to_trust() -> None:
+    text = console.render_run(make_run(runs=8, cv=0.2))
+    assert "warning: wall time varies by" in text
+    assert "warning: CPU time varies by" in text
+
+
+def test_run_figures_agree_with_statistics_module() -> None:
+    results = make_run(runs=5)
+    walls = [s.wall_s for s in results.sides["run"].samples]
+    row = console.render_run(results).splitlines()[3]
+    assert row.split()[2:4] == format.seconds(sum(walls) / 5).split()
+    assert format.seconds(max(walls)) in row and format.seconds(min(walls)) in row
+
+
+def test_console_gate_table_and_colour_only_when_asked() -> None:
+    results = make_results(slowdown=1.3)
+    text = console.render_gate(results)
+    lines = text.splitlines()
+    assert lines[0].startswith("❌ perfgate: fail")
+    assert lines[2].split()[:3] == ["metric", "base", "head"]
+    assert any(line.startswith("wall time") and line.endswith("regression") for line in lines)
+    assert lines[-1] == "runs: base 10, head 10; seed 5"
+    assert "\033" not in text
+    assert console.render_gate(results, color=True).startswith("\033[1;31m❌ perfgate: fail")
+
+
+# --- The size limit ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def huge() -> Results:
+    return make_results(runs=5000, slowdown=1.1)
+
+
+def test_size_limit_holds_with_5000_runs_per_side(huge: Results) -> None:
+    text = markdown.render_comment(huge, marker="perfgate")
     assert len(text) <= markdown.GITHUB_COMMENT_LIMIT
-    assert "runs not shown; see the results JSON" in text
-    assert text.startswith("### ❌ perfgate: fail")
-    tiny = markdown.render_comment(results, max_chars=1500)
-    assert len(tiny) <= 1500
-    assert "| wall time |" in tiny
-    assert "not shown to stay within 1,500 characters" in tiny
-    smallest = markdown.render_comment(results, max_chars=200)
-    assert len(smallest) <= 200 and "perfgate: fail" in smallest
+    assert text.splitlines()[0] == "<!-- perfgate:perfgate -->"
+    assert text.splitlines()[1].startswith("### ❌ perfgate: fail")
+    shown = len(re.findall(r"^\| \d+ \| (?:base|head) \|", text, re.MULTILINE))
+    cut = int(
+        re.search(r"… ([\d,]+) runs not shown; see the results JSON", text)[1].replace(",", "")
+    )
+    assert shown > 100 and shown + cut == 10_000
+    assert text.count("```mermaid") == 3 and "<summary>Details</summary>" in text
 
 
-def test_run_url_footer() -> None:
-    text = markdown.render_comment(make_results(), run_url="https://example.invalid/run/1")
+@pytest.mark.parametrize("limit", [200, 600, 1500, 4000, 9000])
+def test_tiny_limits_keep_the_verdict_and_say_what_was_cut(huge: Results, limit: int) -> None:
+    text = markdown.render_comment(huge, marker="perfgate", max_chars=limit)
+    assert len(text) <= limit
+    assert text.startswith("<!-- perfgate:perfgate -->\n### ❌ perfgate: fail")
+    if limit >= 1500:
+        assert "| wall time |" in text and "| peak memory |" in text
+        cut_note = f"not shown to stay within {limit:,} characters"
+        if cut_note in text:
+            assert "raw runs" in text.split(cut_note)[1]
+        else:
+            assert "runs not shown; see the results JSON" in text
+
+
+def test_size_limit_holds_with_hundreds_of_breakdown_rows(huge: Results) -> None:
+    notes = tuple(f"test_{i} took {i} ms more than on base, see the log" for i in range(800))
+    results = Results(**{**huge.__dict__, "breakdown": Breakdown(notes=notes).to_json()})
+    text = markdown.render_comment(results, run_url="https://example.invalid/run/1")
+    assert len(text) <= markdown.GITHUB_COMMENT_LIMIT
+    assert "### Which test, which import" in text
     assert text.rstrip().endswith("(https://example.invalid/run/1)</sub>")
 
 
-def test_mermaid_chart_has_two_equal_series() -> None:
-    block = chart.mermaid_runs(make_results(runs=12), "peak_memory")
+def test_a_huge_error_log_is_cut_from_the_front() -> None:
+    results = make_error("x" * 100_000 + "\nthe last line")
+    text = markdown.render_comment(results, max_chars=3000)
+    assert len(text) <= 3000 and "the last line\n```" in text
+
+
+# --- The Mermaid chart -------------------------------------------------------------------------
+
+
+def _mermaid(block: str) -> tuple[list[str], list[list[float]]]:
     lines = block.splitlines()
-    assert lines[0] == "```mermaid" and lines[1] == "xychart-beta" and lines[-1] == "```"
-    assert any(line.strip().startswith("x-axis") for line in lines)
-    assert any(line.strip().startswith('y-axis "peak memory (MB)"') for line in lines)
-    series = [line for line in lines if line.strip().startswith("line [")]
-    assert len(series) == 2
-    assert len(series[0].split(",")) == len(series[1].split(",")) == 12
+    series = [
+        [float(v) for v in line.strip()[len("line [") : -1].split(",")]
+        for line in lines
+        if line.strip().startswith("line [")
+    ]
+    return lines, series
 
 
-def test_mermaid_chart_bins_long_runs() -> None:
-    block = chart.mermaid_runs(make_results(runs=1000), "wall_time")
-    series = [line for line in block.splitlines() if line.strip().startswith("line [")]
-    assert len(series[0].split(",")) <= chart.MAX_POINTS
+def test_mermaid_chart_is_what_github_renders() -> None:
+    results = make_results(runs=12, extra_mb=5)
+    lines, series = _mermaid(chart.mermaid_runs(results, "peak_memory"))
+    assert lines[0] == "```mermaid" and lines[-1] == "```"
+    assert lines[1] == "---" and lines.index("xychart-beta") > lines.index("---", 2)
+    assert re.fullmatch(r'    title "peak memory per run: base blue, head orange"', lines[8])
+    assert re.fullmatch(r'    x-axis "[^"]+" 1 --> 12', lines[9])
+    y = re.fullmatch(r'    y-axis "peak memory \(MB\)" ([\d.]+) --> ([\d.]+)', lines[10])
+    assert y
+    assert len(series) == 2 and len(series[0]) == len(series[1]) == 12
+    low, high = float(y[1]), float(y[2])
+    assert all(low <= v <= high for line in series for v in line)
+    assert series[1][0] == pytest.approx(
+        results.sides["head"].samples[0].value("peak_memory") / 1e6, rel=1e-3
+    )
 
 
-def test_run_table_shows_the_seed_scripts_figures_and_warns_when_noisy() -> None:
-    results = make_results(runs=8, cv=0.2)
-    single = Results(verdict=None, sides={"run": results.sides["base"]}, command="pytest -q")
-    text = console.render_run(single)
-    header = text.splitlines()[2]
-    for word in ("average", "median", "min", "max", "stdev", "CV"):
-        assert word in header
-    assert "peak memory (largest process)" in text
-    assert "warning: wall time varies" in text
-    quiet = Results(verdict=None, sides={"run": make_results(cv=0.001).sides["base"]}, command="x")
-    assert "warning" not in console.render_run(quiet)
+def test_mermaid_bins_long_and_unequal_sides_to_equal_lengths() -> None:
+    results = make_results(runs=1000, head_runs=700)
+    block = chart.mermaid_runs(results, "wall_time")
+    lines, series = _mermaid(block)
+    assert len(series[0]) == len(series[1]) == chart.MAX_POINTS
+    assert 'y-axis "wall time (ms)"' in block
+    assert "10 runs per point" in block
+    assert not re.search(r"\de[+-]\d", block), "Mermaid cannot read exponents"
+    assert chart.binned([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3) == [1.5, 3.5, 5.5]
+    assert chart.binned([1.0, 2.0], 5) == [1.0, 2.0]
 
 
-def test_console_gate_table() -> None:
-    text = console.render_gate(make_results(slowdown=1.3))
-    assert text.splitlines()[0].startswith("❌ perfgate: fail")
-    assert "wall time" in text and "regression" in text and "seed 5" in text
+# --- Numbers -----------------------------------------------------------------------------------
 
 
 def test_number_formats() -> None:
     assert format.seconds(0.4123) == "412 ms"
     assert format.seconds(12.34) == "12.3 s"
+    assert format.seconds(0.0000123) == "12.3 µs"
+    assert format.seconds(4321.0) == "4,321 s"
     assert format.megabytes(31_500_000) == "31.5 MB"
+    assert format.megabytes(12_345_600_000) == "12,345.6 MB"
+    assert format.mebibytes(3 * 2**20) == "3.0 MiB"
     assert format.percent(0.1234) == "+12.3%"
     assert format.percent(-0.04) == "−4.0%"
     assert format.percent(0.00001) == "±0.0%"
+    assert format.percent(0.384, 0) == "+38%"
+    assert format.share(0.042) == "4.2%"
     assert format.interval((-0.01, 0.02)) == "−1.0% … +2.0%"
     assert format.delta("peak_memory", 10e6, 4e6) == "−6.0 MB"
+    assert format.delta("peak_memory", 4e6, 25.4e6) == "+21.4 MB"
     assert format.quantity("peak_memory", float("nan")) == "n/a"
     assert format.seconds(float("nan")) == "n/a"
     assert format.percent(float("nan")) == "n/a"
     assert format.label("instructions") == "instructions"
+    assert format.plain_number(12345.678) == "12346"
+    assert format.plain_number(0.000012345) == "0.00001234"
+    assert format.plain_number(-2.5) == "-2.5"
+
+
+def test_comparison_without_an_interval_reads_not_available() -> None:
+    results = make_results()
+    nan = float("nan")
+    blank = tuple(
+        Comparison(**{**c.__dict__, "ci": (nan, nan), "change": nan, "detectable_change": None})
+        for c in results.comparisons
+    )
+    text = markdown.render_comment(Results(**{**results.__dict__, "comparisons": blank}))
+    assert "| wall time | 400 ms |" in re.sub(r"\d\d\d ms", _round_ms, text)
+    assert "| n/a | n/a … n/a |" in text
+    assert "**Sensitivity**" not in text
+
+
+def test_samples_of_a_side_are_read_in_run_order_for_the_chart() -> None:
+    samples = tuple(
+        Sample(float(v), float(v), 1, 1, 0, order) for v, order in ((3, 4), (1, 0), (2, 2))
+    )
+    results = Results(verdict=None, sides={"run": Side("", "", samples)})
+    _, series = _mermaid(chart.mermaid_runs(results, "wall_time"))
+    assert series == [[1.0, 2.0, 3.0]]

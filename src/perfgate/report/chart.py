@@ -1,7 +1,9 @@
 """Mermaid charts of the runs: they render in GitHub comments and job summaries.
 
-A reviewer sees at a glance whether head sits above base everywhere (a real
-change) or whether one burst of noise made the difference.
+A reviewer sees at a glance whether head sits above base all along (a real
+change), or whether one burst of noise, or a machine that drifted over the
+job, made the difference.  Runs are drawn in the order they ran, so drift
+shows as a slope shared by both lines.
 """
 
 from __future__ import annotations
@@ -9,47 +11,89 @@ from __future__ import annotations
 import statistics
 
 from ..results import Results
-from .format import is_memory, label
+from .format import is_memory, label, plain_number
 
 #: Points per line beyond which runs are averaged in bins: a chart of 2,000
-#: points renders slowly and says no more than one of 100.
+#: points renders slowly, is unreadable, and would eat the comment's size limit.
 MAX_POINTS = 100
+#: Line colours in series order; Mermaid's xychart has no legend, so the
+#: title names them.  Blue and orange stay apart for colour-blind readers.
+SERIES_COLOURS = (("blue", "#1f77b4"), ("orange", "#ff7f0e"))
 
 
-def _binned(values: list[float], points: int = MAX_POINTS) -> list[float]:
+def binned(values: list[float], points: int) -> list[float]:
+    """`values` averaged into `points` contiguous bins of (nearly) equal size.
+
+    Two sides of different lengths binned to the same `points` keep their
+    run order aligned, which cutting the longer one short would not.
+    """
+    if points <= 0 or not values:
+        return []
     if len(values) <= points:
-        return values
-    size = -(-len(values) // points)
-    return [statistics.fmean(values[i : i + size]) for i in range(0, len(values), size)]
+        return list(values)
+    edges = [round(i * len(values) / points) for i in range(points + 1)]
+    return [statistics.fmean(values[edges[i] : edges[i + 1]]) for i in range(points)]
+
+
+def _unit(metric: str, values: list[float]) -> tuple[str, float]:
+    """The axis unit and the factor from the stored unit (s or bytes) to it."""
+    if is_memory(metric):
+        return "MB", 1e-6
+    if metric in ("wall_time", "cpu_time") and values and max(abs(v) for v in values) < 1:
+        return "ms", 1e3
+    if metric in ("wall_time", "cpu_time"):
+        return "s", 1.0
+    return "", 1.0
 
 
 def _series(results: Results, side: str, metric: str) -> list[float]:
     samples = sorted(results.sides[side].samples, key=lambda s: s.order)
-    scale = 1e-6 if is_memory(metric) else 1.0
-    return [s.value(metric) * scale for s in samples]
+    return [s.value(metric) for s in samples if s.ok]
+
+
+def chart_sides(results: Results) -> list[str]:
+    """The sides to draw: base then head for a gate, else the single side."""
+    both = [name for name in ("base", "head") if name in results.sides]
+    return both if len(both) == 2 else list(results.sides)[:1]
 
 
 def mermaid_runs(results: Results, metric: str) -> str:
-    """A line per side, in run order: base first, head second (Mermaid has no legend)."""
-    names = [n for n in ("base", "head") if n in results.sides] or list(results.sides)[:1]
-    lines = [_binned(_series(results, n, metric)) for n in names]
-    length = min(len(line) for line in lines) if lines else 0
-    if length == 0:
+    """A fenced ```mermaid xychart-beta block, one line per side in run order ("" if no runs).
+
+    Base is the first line and head the second; both have the same number of
+    points (at most MAX_POINTS), so the x axis is the run position.
+    """
+    names = chart_sides(results)
+    raw = [_series(results, name, metric) for name in names]
+    if not raw or any(not line for line in raw):
         return ""
-    lines = [line[:length] for line in lines]
-    unit = "MB" if is_memory(metric) else "s"
+    points = min(MAX_POINTS, *(len(line) for line in raw))
+    unit, factor = _unit(metric, [v for line in raw for v in line])
+    lines = [[v * factor for v in binned(line, points)] for line in raw]
     low = min(min(line) for line in lines)
     high = max(max(line) for line in lines)
     pad = (high - low) * 0.1 or abs(high) * 0.05 or 1.0
-    who = " and ".join(names)
-    title = f"{label(metric)} per run ({unit}): {who}" + (" (base first)" if len(names) > 1 else "")
+    bottom = max(low - pad, 0.0) if low >= 0 else low - pad
+    keys = ", ".join(
+        f"{name} {colour}" for name, (colour, _) in zip(names, SERIES_COLOURS, strict=False)
+    )
+    longest = max(len(line) for line in raw)
+    per_point = "" if points == longest else f", {longest / points:.3g} runs per point"
+    axis = f"{label(metric)} ({unit})" if unit else label(metric)
+    palette = ", ".join(code for _, code in SERIES_COLOURS[: len(lines)])
     body = [
         "```mermaid",
+        "---",
+        "config:",
+        "  themeVariables:",
+        "    xyChart:",
+        f'      plotColorPalette: "{palette}"',
+        "---",
         "xychart-beta",
-        f'    title "{title}"',
-        f'    x-axis "run (in order)" 1 --> {length}',
-        f'    y-axis "{label(metric)} ({unit})" {max(low - pad, 0):.4g} --> {high + pad:.4g}',
+        f'    title "{label(metric)} per run: {keys}"',
+        f'    x-axis "run, in the order they ran{per_point}" 1 --> {points}',
+        f'    y-axis "{axis}" {plain_number(bottom)} --> {plain_number(high + pad)}',
     ]
-    body += [f"    line [{', '.join(f'{v:.4g}' for v in line)}]" for line in lines]
+    body += [f"    line [{', '.join(plain_number(v) for v in line)}]" for line in lines]
     body.append("```")
     return "\n".join(body)

@@ -1,74 +1,124 @@
-"""Plain-text reports for a terminal or a CI log."""
+"""Plain-text reports for a terminal or a CI log: aligned columns, no colours unless asked."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .. import stats
 from ..results import Results, Side
-from .format import interval, label, percent, quantity
+from .format import interval, label, percent, quantity, share
 
-ROWS = (
-    ("wall time", "wall_time"),
-    ("CPU time", "cpu_time"),
-    ("peak memory (tree)", "peak_memory"),
-    ("peak memory (largest process)", None),
+#: (row title, metric the unit follows, how to read one sample's value)
+RUN_ROWS = (
+    ("wall time", "wall_time", lambda s: s.wall_s),
+    ("CPU time", "cpu_time", lambda s: s.cpu_s),
+    ("peak memory (process tree)", "peak_memory", lambda s: float(s.tree_peak_rss_bytes)),
+    ("peak memory (largest process)", "peak_memory", lambda s: float(s.max_rss_bytes)),
 )
-#: Above this coefficient of variation a timing is too noisy to trust.
+TIME_METRICS = ("wall_time", "cpu_time")
+#: Above this coefficient of variation a timing is too noisy to trust: a
+#: change of a few percent would drown in it.
 NOISY_TIME_CV = 0.05
+ANSI = {"fail": "\033[1;31m", "error": "\033[1;33m", "pass": "\033[1;32m", "reset": "\033[0m"}
 
 
-def _values(side: Side, metric: str | None) -> tuple[str, list[float]]:
-    if metric is None:
-        return "peak_memory", [float(s.max_rss_bytes) for s in side.samples]
-    return metric, side.values(metric)
+def table(rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
+    """Rows of cells padded to a common width per column (`right`: right-aligned)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(width) if align else cell.ljust(width)
+            for cell, width, align in zip(row, widths, right, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def _run_rows(side: Side) -> tuple[list[list[str]], list[str]]:
+    ok = [s for s in side.samples if s.ok]
+    rows = [["", "average", "median", "min", "max", "stdev", "CV"]]
+    warnings = []
+    for title, metric, read in RUN_ROWS:
+        s = stats.summarize([read(sample) for sample in ok])
+        figures = [quantity(metric, v) for v in (s.mean, s.median, s.min, s.max, s.stdev)]
+        rows.append([title, *figures, share(s.cv)])
+        if metric in TIME_METRICS and len(ok) > 1 and s.cv > NOISY_TIME_CV:
+            warnings.append(
+                f"warning: {title} varies by {share(s.cv)} between runs (CV above "
+                f"{share(NOISY_TIME_CV, 0)}): too noisy to trust a change smaller than a few "
+                "times that; add runs, gate on CPU time, or use a quieter machine"
+            )
+    return rows, warnings
 
 
 def render_run(results: Results) -> str:
-    """The seed script grown up: average, median, min, max, stdev and CV per figure."""
-    side = next(iter(results.sides.values()))
-    header = (
-        f"{'':31} {'average':>10} {'median':>10} {'min':>10} {'max':>10} {'stdev':>10} {'CV':>7}"
-    )
-    lines = [f"perfgate run: {len(side.samples)} runs of `{results.command}`", "", header]
-    warnings = []
-    for title, metric in ROWS:
-        unit_metric, values = _values(side, metric)
-        if not values:
-            continue
-        s = stats.summarize(values)
-        cells = [quantity(unit_metric, v) for v in (s.mean, s.median, s.min, s.max, s.stdev)]
-        lines.append(f"{title:31} " + " ".join(f"{c:>10}" for c in cells) + f" {s.cv:>7.1%}")
-        if metric in ("wall_time", "cpu_time") and s.cv > NOISY_TIME_CV:
-            warnings.append(
-                f"warning: {title} varies by {s.cv:.1%} between runs: too noisy to trust a "
-                "change smaller than a few times that; add runs or quiet the machine"
-            )
-    warnings += [f"warning: {w}" for w in stats.noise_warnings(side, "runs")]
+    """`perfgate run`: the seed script grown up, average to CV per figure, and noise warnings."""
+    if not results.sides:
+        return "perfgate run: no runs"
+    name, side = next(iter(results.sides.items()))
+    ok = [s for s in side.samples if s.ok]
+    command = f" of {results.command}" if results.command else ""
+    lines = [f"perfgate run: {len(ok)} run{'s' if len(ok) != 1 else ''}{command}"]
+    if not ok:
+        return lines[0]
+    rows, warnings = _run_rows(side)
+    lines += ["", *table(rows, [False] + [True] * 6)]
+    if len(ok) == 1:
+        warnings.append("warning: a single run says nothing about noise; add runs")
+    warnings += [f"warning: {w}" for w in stats.noise_warnings(side, name)]
     return "\n".join(lines + ([""] + warnings if warnings else []))
 
 
-def render_gate(results: Results) -> str:
-    """A terminal version of the comment: verdict, one row per metric, warnings."""
+def _headline(results: Results, color: bool) -> str:
     from .markdown import headline
 
-    lines = [headline(results).lstrip("# ")]
-    if results.comparisons:
-        lines.append("")
-        lines.append(
-            f"{'metric':12} {'base':>10} {'head':>10} {'change':>9} {'95% interval':>20}  verdict"
+    text = headline(results).removeprefix("### ")
+    verdict = results.verdict or ""
+    if color and verdict in ANSI:
+        return f"{ANSI[verdict]}{text}{ANSI['reset']}"
+    return text
+
+
+def _gate_rows(results: Results) -> list[list[str]]:
+    rows = [["metric", "base", "head", "change", "95% interval", "verdict"]]
+    for c in results.comparisons:
+        rows.append(
+            [
+                label(c.metric),
+                quantity(c.metric, c.base_median),
+                quantity(c.metric, c.head_median),
+                percent(c.change),
+                interval(c.ci),
+                c.verdict,
+            ]
         )
-        for c in results.comparisons:
-            lines.append(
-                f"{label(c.metric):12} {quantity(c.metric, c.base_median):>10} "
-                f"{quantity(c.metric, c.head_median):>10} {percent(c.change):>9} "
-                f"{interval(c.ci):>20}  {c.verdict}"
+    return rows
+
+
+def _gate_notes(results: Results) -> list[str]:
+    notes = []
+    for c in results.comparisons:
+        if c.detectable_change is not None and c.detectable_change > c.threshold:
+            notes.append(
+                f"note: {label(c.metric)}: this run could not have detected a change under "
+                f"{share(c.detectable_change)} (threshold {share(c.threshold, 0)}); add runs"
             )
-        for c in results.comparisons:
-            if c.detectable_change is not None and c.detectable_change > c.threshold:
-                lines.append(
-                    f"note: {label(c.metric)}: this run could not have detected a change under "
-                    f"{c.detectable_change:.1%} (threshold {c.threshold:.0%}); add runs"
-                )
-    runs = ", ".join(f"{n} {len(s.samples)} runs" for n, s in results.sides.items())
+    for name, side in results.sides.items():
+        notes += [f"warning: {w}" for w in stats.noise_warnings(side, name)]
+    return notes
+
+
+def render_gate(results: Results, *, color: bool = False) -> str:
+    """A terminal version of the comment: verdict, one row per metric, notes, runs and seed."""
+    lines = [_headline(results, color)]
+    if results.comparisons:
+        lines += ["", *table(_gate_rows(results), [False, True, True, True, True, False])]
+    notes = _gate_notes(results)
+    if notes:
+        lines += ["", *notes]
+    runs = ", ".join(f"{name} {len(side.samples)}" for name, side in results.sides.items())
     if runs:
-        lines.append(f"runs: {runs}; seed {results.seed}")
+        seed = f"; seed {results.seed}" if results.seed is not None else ""
+        lines.append(f"runs: {runs}{seed}")
     return "\n".join(lines)

@@ -1,4 +1,10 @@
-"""Numbers as a reader wants them: units, signs and intervals."""
+"""Numbers as a reader wants them: units, signs and intervals.
+
+Every renderer (Markdown, console, the breakdown section) formats through
+these helpers, so a figure reads the same wherever it appears.  Memory is
+shown in MB (10^6 bytes), as `/usr/bin/time` and most dashboards print it;
+`mebibytes` is there for readers who compare with tools that use 2^20.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ VERDICT_ICONS = {
     "unchanged": "⚪",
     "inconclusive": "🟡",
 }
+#: The typographic minus: a hyphen in front of a number is easy to miss.
+MINUS = "−"
 
 
 def label(metric: str) -> str:
@@ -21,20 +29,38 @@ def is_memory(metric: str) -> bool:
     return metric == "peak_memory"
 
 
+def _finite(value: float) -> bool:
+    return value is not None and math.isfinite(value)
+
+
 def seconds(value: float) -> str:
-    """3 significant figures in s or ms: 0.412 s, 41.2 ms, 12.3 s."""
-    if math.isnan(value):
+    """3 significant figures in a unit that needs no exponent: 12.3 µs, 41.2 ms, 12.3 s."""
+    if not _finite(value):
         return "n/a"
-    if abs(value) < 1:
-        return f"{value * 1000:.3g} ms"
-    return f"{value:.3g} s"
+    size = abs(value)
+    if size == 0:
+        return "0 s"
+    if size < 1e-3:
+        return f"{value * 1e6:.3g} µs"
+    if size < 1:
+        return f"{value * 1e3:.3g} ms"
+    if size < 1000:
+        return f"{value:.3g} s"
+    return f"{value:,.0f} s"
 
 
 def megabytes(value: float) -> str:
-    """Bytes as MB (10^6), as /usr/bin/time and most dashboards print them."""
-    if math.isnan(value):
+    """Bytes as MB (10^6) with one decimal: 31.5 MB, 1,234.5 MB."""
+    if not _finite(value):
         return "n/a"
-    return f"{value / 1e6:.1f} MB"
+    return f"{value / 1e6:,.1f} MB"
+
+
+def mebibytes(value: float) -> str:
+    """Bytes as MiB (2^20) with one decimal, for comparison with tools that use them."""
+    if not _finite(value):
+        return "n/a"
+    return f"{value / 2**20:,.1f} MiB"
 
 
 def quantity(metric: str, value: float) -> str:
@@ -42,20 +68,41 @@ def quantity(metric: str, value: float) -> str:
 
 
 def percent(fraction: float, digits: int = 1) -> str:
-    """+12.3%, −4.0%, ±0.0%."""
-    if math.isnan(fraction):
+    """A change with its sign: +12.3%, −4.0%, ±0.0%."""
+    if not _finite(fraction):
         return "n/a"
     if round(fraction * 100, digits) == 0:
         return f"±{0:.{digits}f}%"
-    return f"{fraction * 100:+.{digits}f}%".replace("-", "−")
+    return f"{fraction * 100:+.{digits}f}%".replace("-", MINUS)
+
+
+def share(fraction: float, digits: int = 1) -> str:
+    """A proportion without a sign (a coefficient of variation, a threshold): 4.2%."""
+    if not _finite(fraction):
+        return "n/a"
+    return f"{fraction * 100:.{digits}f}%"
 
 
 def interval(ci: tuple[float, float]) -> str:
+    """A 95% interval of a change: −1.0% … +2.0%."""
     return f"{percent(ci[0])} … {percent(ci[1])}"
 
 
 def delta(metric: str, base: float, head: float) -> str:
-    """The absolute difference, for memory (a reviewer thinks in MB, not in %)."""
+    """The absolute difference with its sign: a reviewer thinks of memory in MB, not in %."""
     difference = head - base
-    text = megabytes(abs(difference))
-    return f"+{text}" if difference >= 0 else f"−{text}"
+    text = quantity(metric, abs(difference))
+    if text == "n/a":
+        return text
+    return f"+{text}" if difference >= 0 else f"{MINUS}{text}"
+
+
+def plain_number(value: float, significant: int = 4) -> str:
+    """A decimal without exponent or thousands separator, for machine-read text (Mermaid)."""
+    if not _finite(value) or value == 0:
+        return "0"
+    decimals = max(0, significant - 1 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text

@@ -2,25 +2,69 @@
 
 Verdict first, because most readers stop after one line; then one row per
 metric; then the evidence for those who doubt it.  GitHub refuses a comment
-over 65,536 characters, so sections are dropped from the least important up
-(the raw runs, then the charts, then the details), never the verdict or the
-table, and the reader is told what was cut.
+over 65,536 characters, so sections are dropped or shortened from the least
+important up (the raw runs, then the charts, then the details), never the
+verdict or the table, and the reader is told what was cut.
+
+Text that comes from outside perfgate (the command, refs, a failing run's
+output) is put in code spans and fences that it cannot close, so a pull
+request cannot write its own Markdown into the comment.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .. import stats
-from ..results import Comparison, Results, Side
+from ..results import METRIC_FIELDS, Comparison, Results, Side
 from .chart import mermaid_runs
-from .format import VERDICT_ICONS, delta, interval, is_memory, label, percent, quantity
+from .format import (
+    VERDICT_ICONS,
+    delta,
+    interval,
+    is_memory,
+    label,
+    percent,
+    quantity,
+    share,
+)
 
 GITHUB_COMMENT_LIMIT = 65_536
 HEADLINE_ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
+#: How much of a failing run's output the comment shows (its end: where the error is).
+ERROR_TAIL_CHARS = 4000
+#: A budget no section reaches: asks a section whether it has anything to say at all.
+UNLIMITED = 1 << 40
+#: The longest first line of an error that the headline repeats.
+HEADLINE_ERROR_CHARS = 300
 
-#: Optional sections, most important first; each renders Results to text or "".
-SectionRenderer = Callable[[Results], str]
+
+# --- Markdown that outside text cannot break ----------------------------------------------
+
+
+def code_span(text: str) -> str:
+    """`text` as inline code, whatever backticks it holds (CommonMark: a longer fence)."""
+    text = " ".join(text.splitlines())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def code_block(text: str, info: str = "text") -> str:
+    """`text` in a fenced block that no line of it can close."""
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
+def plain(text: str) -> str:
+    """One line of outside text safe in running Markdown: no HTML, no table breaks."""
+    text = " ".join(text.splitlines())
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 
 def marker_comment(marker: str) -> str:
@@ -28,12 +72,20 @@ def marker_comment(marker: str) -> str:
     return f"<!-- perfgate:{marker} -->"
 
 
+# --- The verdict and the table --------------------------------------------------------------
+
+
 def headline(results: Results) -> str:
-    verdict = results.verdict or "run"
+    """The first line: the verdict and, on failure, what regressed and by how much."""
+    verdict = results.verdict
+    if verdict is None:
+        runs = sum(len(side.samples) for side in results.sides.values())
+        return f"### ℹ️ perfgate: {runs} runs measured"
     icon = HEADLINE_ICONS.get(verdict, "ℹ️")
     if verdict == "error":
-        first = (results.error or "the gate failed").strip().splitlines()[0]
-        return f"### {icon} perfgate: error — {first}"
+        lines = (results.error or "the gate failed").strip().splitlines() or ["the gate failed"]
+        first = lines[0] if len(lines[0]) <= HEADLINE_ERROR_CHARS else lines[0][:299] + "…"
+        return f"### {icon} perfgate: error — {plain(first)}"
     named = [_regression_phrase(c) for c in results.regressions]
     if named:
         return f"### {icon} perfgate: {verdict} — " + ", ".join(named)
@@ -57,144 +109,272 @@ def _regression_phrase(c: Comparison) -> str:
     if is_memory(c.metric):
         return (
             f"{label(c.metric)} {delta(c.metric, c.base_median, c.head_median)} "
-            f"({percent(c.change)}) (regression)"
+            f"({percent(c.change, 0)}, regression)"
         )
     return f"{label(c.metric)} {percent(c.change)} (regression)"
 
 
+def _change_cell(c: Comparison) -> str:
+    if is_memory(c.metric):
+        return f"{percent(c.change)} ({delta(c.metric, c.base_median, c.head_median)})"
+    return percent(c.change)
+
+
 def metric_table(results: Results) -> str:
+    """One row per metric: base, head, change, its 95% interval, the verdict."""
     if not results.comparisons:
-        return ""
+        return run_table(results)
     rows = [
-        "| metric | base | head | change | 95% interval | verdict |",
+        "| metric | base median | head median | change | 95% interval | verdict |",
         "|---|---:|---:|---:|---:|---|",
     ]
     for c in results.comparisons:
         rows.append(
             f"| {label(c.metric)} | {quantity(c.metric, c.base_median)} | "
-            f"{quantity(c.metric, c.head_median)} | {percent(c.change)} | {interval(c.ci)} | "
+            f"{quantity(c.metric, c.head_median)} | {_change_cell(c)} | {interval(c.ci)} | "
             f"{VERDICT_ICONS.get(c.verdict, '')} {c.verdict} |"
         )
     return "\n".join(rows)
 
 
-def error_section(results: Results) -> str:
+def run_table(results: Results) -> str:
+    """Without comparisons (`perfgate run`, a gate that failed early): each side's figures."""
+    rows = []
+    for name, side in results.sides.items():
+        ok = [s for s in side.samples if s.ok]
+        if not ok:
+            continue
+        for metric in METRIC_FIELDS:
+            s = stats.summarize([sample.value(metric) for sample in ok])
+            rows.append(
+                f"| {plain(name)} | {label(metric)} | {len(ok)} | {quantity(metric, s.median)} | "
+                f"{quantity(metric, s.min)} | {quantity(metric, s.max)} | {share(s.cv)} |"
+            )
+    if not rows:
+        return ""
+    top = "| side | metric | runs | median | min | max | CV |\n|---|---|---:|---:|---:|---:|---:|"
+    return top + "\n" + "\n".join(rows)
+
+
+def error_section(results: Results, budget: int = ERROR_TAIL_CHARS + 100) -> str:
+    """The failure in full (the message and the end of the run's output), as much as fits."""
     if results.verdict != "error" or not results.error:
         return ""
-    return "```text\n" + results.error.strip()[-4000:] + "\n```"
+    text = results.error.strip()
+    room = min(ERROR_TAIL_CHARS, budget - 20)
+    if room < 40:
+        return ""
+    if len(text) > room:
+        text = "…" + text[-(room - 1) :]
+    return code_block(text)
 
 
-def sensitivity_section(results: Results) -> str:
+# --- Optional sections, most important first ---------------------------------------------
+
+
+def _suggested_runs(results: Results, c: Comparison) -> int | None:
+    """Runs per side that would shrink the detectable change to the threshold.
+
+    The interval narrows as 1/sqrt(runs), so the runs needed grow with the
+    square of how far the detectable change is above the threshold.
+    """
+    counts = [len(results.sides[n].samples) for n in ("base", "head") if n in results.sides]
+    if not counts or not c.detectable_change or c.threshold <= 0:
+        return None
+    runs = min(counts)
+    if runs == 0:
+        return None
+    return math.ceil(runs * (c.detectable_change / c.threshold) ** 2)
+
+
+def sensitivity_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
     """What this run could have seen, and what to do when that is not enough."""
     lines = []
     for c in results.comparisons:
-        if c.detectable_change is None:
+        if c.detectable_change is None or not math.isfinite(c.detectable_change):
             continue
         kind = "memory" if is_memory(c.metric) else "time"
-        sentence = (
-            f"- {label(c.metric)}: this run could not have detected a change under "
-            f"{c.detectable_change:.1%} (threshold {c.threshold:.0%})"
-        )
-        if c.detectable_change > c.threshold:
-            runs = results.settings.get("max_runs") or 30
-            advice = f"; add runs (max-runs above {runs})" + (
-                ", gate on CPU time, or use a quieter runner" if kind == "time" else ""
+        detectable = share(c.detectable_change)
+        if c.detectable_change <= c.threshold:
+            lines.append(
+                f"- {label(c.metric)}: a change of {detectable} or more was detectable "
+                f"(threshold {share(c.threshold, 0)})"
             )
-            sentence += advice
-        lines.append(sentence)
+            continue
+        runs = _suggested_runs(results, c)
+        advice = f"add runs (runs: {runs})" if runs else "add runs"
+        if kind == "time":
+            advice += ", gate on CPU time, or use a quieter runner"
+        lines.append(
+            f"- {label(c.metric)}: this run could not have detected a {kind} change under "
+            f"{detectable} (threshold {share(c.threshold, 0)}): {advice}"
+        )
     return ("**Sensitivity**\n\n" + "\n".join(lines)) if lines else ""
 
 
-def warnings_section(results: Results) -> str:
-    warnings = [w for name, side in results.sides.items() for w in stats.noise_warnings(side, name)]
+def warnings_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
+    """Noise a reader should know about: high variation, outliers, drift over the job."""
+    warnings = [
+        plain(w) for name, side in results.sides.items() for w in stats.noise_warnings(side, name)
+    ]
     return ("**Noise**\n\n" + "\n".join(f"- ⚠️ {w}" for w in warnings)) if warnings else ""
 
 
-def breakdown_section(results: Results) -> str:
-    """Per-test and per-import culprits, when the gate collected them."""
-    if not results.breakdown:
+def breakdown_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
+    """Per-test and per-import culprits, when the gate collected them (see breakdown.py)."""
+    if not results.breakdown or budget < 200:
         return ""
-    try:
-        from ..breakdown import render_breakdown_markdown
-    except ImportError:  # pragma: no cover - the breakdown module ships with the package
-        return ""
-    return render_breakdown_markdown(results.breakdown, max_chars=20_000)
+    from ..breakdown import render_breakdown_markdown
+
+    return render_breakdown_markdown(results.breakdown, max_chars=min(budget, 20_000))
 
 
 def _side_line(name: str, side: Side) -> str:
-    runs = len(side.samples)
-    if runs < 2:
-        return f"- {name}: {side.ref} `{side.sha[:12]}`, {runs} run(s)"
-    walls = stats.summarize(side.values("wall_time"))
-    cpus = stats.summarize(side.values("cpu_time"))
-    memory = stats.summarize(side.values("peak_memory"))
-    return (
-        f"- {name}: {side.ref} `{side.sha[:12]}`, {runs} runs; noise (CV): wall "
-        f"{walls.cv:.1%}, CPU {cpus.cv:.1%}, memory {memory.cv:.1%}"
-    )
+    ok = [s for s in side.samples if s.ok]
+    failed = len(side.samples) - len(ok)
+    where = plain(side.ref) if side.ref else name
+    if side.sha:
+        where += f" {code_span(side.sha[:12])}"
+    line = f"- {name}: {where}, {len(ok)} run{'s' if len(ok) != 1 else ''}"
+    if failed:
+        line += f" ({failed} failed, not counted)"
+    if len(ok) >= 2:
+        cvs = [
+            f"{label(m)} {share(stats.summarize([s.value(m) for s in ok]).cv)}"
+            for m in METRIC_FIELDS
+        ]
+        line += "; noise (CV): " + ", ".join(cvs)
+    return line
 
 
-def details_section(results: Results) -> str:
+def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
+    """Runs, noise, method, command, seed and machine: what makes the verdict checkable."""
     env = results.environment
     lines = [_side_line(name, side) for name, side in results.sides.items()]
-    lines.append(f"- command: `{results.command}`")
+    if results.command:
+        lines.append(f"- command: {code_span(results.command)}")
     if results.seed is not None:
         lines.append(
             f"- run order seed: {results.seed} (base and head interleaved in shuffled pairs)"
         )
+    thresholds = [f"{label(c.metric)} {share(c.threshold, 0)}" for c in results.comparisons]
+    if thresholds:
+        lines.append("- thresholds: " + ", ".join(thresholds))
     methods = sorted({c.method for c in results.comparisons if c.method})
     if methods:
         lines.append(f"- statistics: {'; '.join(methods)}; 95% intervals")
     lines.append(
-        f"- machine: {env.cpu_model or 'unknown CPU'}, {env.cores} cores, "
-        f"Python {env.python}, {env.os}, perfgate {env.perfgate}"
+        f"- machine: {plain(env.cpu_model) or 'unknown CPU'}, {env.cores or '?'} cores, "
+        f"Python {plain(env.python) or '?'}, {plain(env.os) or '?'}, "
+        f"perfgate {plain(env.perfgate) or '?'}"
     )
     return "<details><summary>Details</summary>\n\n" + "\n".join(lines) + "\n\n</details>"
 
 
-def charts_section(results: Results) -> str:
-    charts = [mermaid_runs(results, c.metric) for c in results.comparisons]
-    charts = [c for c in charts if c]
+def charts_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
+    """Base against head in run order, one chart per metric, as many as fit (time first)."""
+    metrics = [c.metric for c in results.comparisons] or list(METRIC_FIELDS)
+    top = "<details><summary>Runs, base against head, in run order</summary>\n\n"
+    end = "\n\n</details>"
+    charts: list[str] = []
+    left_out: list[str] = []
+    used = len(top) + len(end) + len("\n\n_not shown for lack of room: wall time, CPU time_")
+    for metric in metrics:
+        chart = mermaid_runs(results, metric)
+        if chart and used + len(chart) + 2 <= budget:
+            charts.append(chart)
+            used += len(chart) + 2
+        elif chart:
+            left_out.append(label(metric))
     if not charts:
         return ""
+    if left_out:
+        charts.append(f"_not shown for lack of room: {', '.join(left_out)}_")
+    return top + "\n\n".join(charts) + end
+
+
+def _raw_row(name: str, s) -> str:  # noqa: ANN001 - a Sample
     return (
-        "<details><summary>Runs, base against head</summary>\n\n"
-        + "\n\n".join(charts)
-        + "\n\n</details>"
+        f"| {s.order} | {name} | {s.wall_s:.4f} | {s.cpu_s:.4f} | "
+        f"{s.max_rss_bytes / 1e6:.1f} | {s.tree_peak_rss_bytes / 1e6:.1f} | "
+        f"{'timeout' if s.timed_out else s.exit_code} |"
     )
 
 
 def raw_runs_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
-    """Every run as a row, as many as fit in `budget` characters."""
-    rows = []
-    for name, side in results.sides.items():
-        for s in side.samples:
-            rows.append(
-                (
-                    s.order,
-                    f"| {s.order} | {name} | {s.wall_s:.4f} | {s.cpu_s:.4f} | "
-                    f"{s.max_rss_bytes / 1e6:.1f} | {s.tree_peak_rss_bytes / 1e6:.1f} |",
-                )
-            )
+    """Every run as a row in run order, as many as fit in `budget` characters."""
+    rows = sorted(
+        (s.order, _raw_row(plain(name), s))
+        for name, side in results.sides.items()
+        for s in side.samples
+    )
     if not rows:
         return ""
-    rows.sort()
     top = (
-        "<details><summary>Raw runs</summary>\n\n| order | side | wall s | CPU s | "
-        "largest process MB | tree peak MB |\n|---:|---|---:|---:|---:|---:|"
+        "<details><summary>Raw runs</summary>\n\n"
+        "| order | side | wall s | CPU s | largest process MB | tree peak MB | exit |\n"
+        "|---:|---|---:|---:|---:|---:|---:|"
     )
     end = "\n\n</details>"
-    lines, used = [], len(top) + len(end) + 80
+    note_room = len(f"\n\n… {len(rows):,} runs not shown; see the results JSON")
+    used = len(top) + len(end) + note_room
+    shown = []
     for _, row in rows:
         if used + len(row) + 1 > budget:
             break
-        lines.append(row)
+        shown.append(row)
         used += len(row) + 1
-    cut = len(rows) - len(lines)
-    note = f"\n\n… {cut:,} runs not shown; see the results JSON" if cut else ""
-    if not lines:
+    if not shown:
         return ""
-    return top + "\n" + "\n".join(lines) + note + end
+    cut = len(rows) - len(shown)
+    note = f"\n\n… {cut:,} runs not shown; see the results JSON" if cut else ""
+    return top + "\n" + "\n".join(shown) + note + end
+
+
+@dataclass(frozen=True)
+class Section:
+    """An optional part of the report: `render(results, budget)` returns at most
+    `budget` characters, or "" when it has nothing to say or cannot fit."""
+
+    name: str
+    render: Callable[[Results, int], str]
+
+
+#: The optional sections, in display order, which is also the order of
+#: importance: when the comment would be too long, the last ones shrink or go
+#: first.  A new section (per-test evidence, say) is one more entry here.
+OPTIONAL_SECTIONS: tuple[Section, ...] = (
+    Section("sensitivity", sensitivity_section),
+    Section("noise warnings", warnings_section),
+    Section("per-test breakdown", breakdown_section),
+    Section("details", details_section),
+    Section("charts", charts_section),
+    Section("raw runs", raw_runs_section),
+)
+
+
+# --- The whole comment --------------------------------------------------------------------
+
+
+def _cut_note(names: list[str], max_chars: int) -> str:
+    return (
+        f"<sub>… not shown to stay within {max_chars:,} characters: "
+        f"{', '.join(names)}; see the results JSON</sub>"
+    )
+
+
+def _join(parts: list[str]) -> str:
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _hard_cut(text: str, max_chars: int) -> str:
+    """Last resort for a tiny limit: keep the start (marker, verdict), say it was cut."""
+    if len(text) <= max_chars:
+        return text
+    suffix = "\n… cut\n"
+    if max_chars <= len(suffix) + 1:
+        return text[:max_chars]
+    return text[: max_chars - len(suffix)].rstrip() + suffix
 
 
 def render_comment(
@@ -204,44 +384,30 @@ def render_comment(
     max_chars: int = GITHUB_COMMENT_LIMIT,
     run_url: str | None = None,
 ) -> str:
-    """The whole report, never longer than `max_chars`."""
+    """The whole report, never longer than `max_chars` characters.
+
+    The verdict (after the hidden marker, when given) and the metric table
+    always come first and are never dropped; the optional sections get the
+    room that is left, in order of importance.
+    """
     top = headline(results)
     if marker:
         top = f"{marker_comment(marker)}\n{top}"
-    required = [top, metric_table(results), error_section(results)]
     footer = f"<sub>[perfgate run]({run_url})</sub>" if run_url else ""
-    optional: list[tuple[str, Callable[[int], str]]] = [
-        ("sensitivity", lambda _: sensitivity_section(results)),
-        ("noise", lambda _: warnings_section(results)),
-        ("breakdown", lambda _: breakdown_section(results)),
-        ("details", lambda _: details_section(results)),
-        ("charts", lambda _: charts_section(results)),
-        ("raw runs", lambda budget: raw_runs_section(results, budget)),
-    ]
-    parts = [p for p in required if p]
-    body = _join(parts)
-    if len(body) > max_chars:
-        return body[: max_chars - 40].rstrip() + "\n\n… report cut to fit"
+    # Room kept for the closing lines: the footer and a note naming every section.
+    reserve = len(footer) + len(_cut_note([s.name for s in OPTIONAL_SECTIONS], max_chars)) + 4
+    parts = [top, metric_table(results)]
+    error_budget = max_chars - len(_join(parts)) - reserve - 2
+    parts.append(error_section(results, error_budget))
     dropped = []
-    reserve = len(footer) + 80
-    for name, render in optional:
-        budget = max_chars - len(_join(parts)) - reserve
-        text = render(budget)
-        if not text:
-            continue
-        if len(text) + 2 <= budget:
+    for section in OPTIONAL_SECTIONS:
+        budget = max_chars - len(_join(parts)) - reserve - 2
+        text = section.render(results, budget) if budget > 0 else ""
+        if text and len(text) <= budget:
             parts.append(text)
-        else:
-            dropped.append(name)
+        elif text or section.render(results, UNLIMITED):
+            dropped.append(section.name)
     if dropped:
-        parts.append(
-            f"<sub>… not shown to stay within {max_chars:,} characters: "
-            f"{', '.join(dropped)}; see the results JSON</sub>"
-        )
-    if footer:
-        parts.append(footer)
-    return _join(parts)
-
-
-def _join(parts: list[str]) -> str:
-    return "\n\n".join(parts) + "\n"
+        parts.append(_cut_note(dropped, max_chars))
+    parts.append(footer)
+    return _hard_cut(_join(parts), max_chars)
