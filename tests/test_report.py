@@ -104,6 +104,28 @@ def test_outside_text_cannot_break_out_of_its_code() -> None:
     assert markdown.plain("a|b<c>\nd") == "a\\|b&lt;c&gt; d"
 
 
+def test_a_results_file_from_elsewhere_cannot_inject_markdown() -> None:
+    """`perfgate publish` renders a JSON that a fork's workflow produced: every string is
+    outside text, a metric perfgate does not know included."""
+    results = make_results()
+    odd = Comparison(
+        **{**results.comparisons[0].__dict__, "metric": "x<script>|y", "verdict": "<b>ok</b>"}
+    )
+    results = Results(
+        **{
+            **results.__dict__,
+            "verdict": "pass <img src=x>",
+            "comparisons": (*results.comparisons, odd),
+            "sides": {"<i>base</i>": results.sides["base"], "head": results.sides["head"]},
+        }
+    )
+    text = markdown.render_comment(results)
+    assert "<img" not in text and "<script>" not in text and "<b>" not in text
+    assert "<i>" not in text
+    assert "| x&lt;script&gt;\\|y |" in text
+    assert text.count("```mermaid") == 3
+
+
 # --- Single runs and `perfgate run` ----------------------------------------------------------
 
 
@@ -138,6 +160,20 @@ def test_run_table_shows_the_seed_scripts_figures_aligned() -> None:
     assert "warning" not in text and "\033" not in text
 
 
+def test_console_gate_gives_the_same_advice_as_the_comment() -> None:
+    results = make_results(runs=6, slowdown=1.04, cv=0.2)
+    wall = results.comparison("wall_time")
+    runs = math.ceil(6 * (wall.detectable_change / wall.threshold) ** 2)
+    text = console.render_gate(results)
+    assert (
+        f"note: wall time: this run could not have detected a change under "
+        f"{format.share(wall.detectable_change)} (threshold 5%): add runs (runs: {runs}), "
+        "gate on CPU time, or use a quieter runner"
+    ) in text
+    assert "note: CPU time:" in text and "add runs (runs: " in text
+    assert "warning: base: wall time varies a lot" in text
+
+
 def test_run_warns_when_time_is_too_noisy_to_trust() -> None:
     text = console.render_run(make_run(runs=8, cv=0.2))
     assert "warning: wall time varies by" in text
@@ -159,7 +195,7 @@ def test_console_gate_table_and_colour_only_when_asked() -> None:
     assert lines[0].startswith("❌ perfgate: fail")
     assert lines[2].split()[:3] == ["metric", "base", "head"]
     assert any(line.startswith("wall time") and line.endswith("regression") for line in lines)
-    assert lines[-1] == "runs: base 10, head 10; seed 5"
+    assert lines[-2:] == ["", "runs: base 10, head 10; seed 5"]
     assert "\033" not in text
     assert console.render_gate(results, color=True).startswith("\033[1;31m❌ perfgate: fail")
 

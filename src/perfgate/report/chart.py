@@ -8,9 +8,10 @@ shows as a slope shared by both lines.
 
 from __future__ import annotations
 
+import re
 import statistics
 
-from ..results import Results
+from ..results import METRIC_FIELDS, Results
 from .format import is_memory, label, plain_number
 
 #: Points per line beyond which runs are averaged in bins: a chart of 2,000
@@ -51,6 +52,11 @@ def _series(results: Results, side: str, metric: str) -> list[float]:
     return [s.value(metric) for s in samples if s.ok]
 
 
+def _title_word(text: str) -> str:
+    """A side's name as Mermaid title text: no quotes, brackets or markup can end it."""
+    return re.sub(r"[^\w .-]", "", text)[:40] or "side"
+
+
 def chart_sides(results: Results) -> list[str]:
     """The sides to draw: base then head for a gate, else the single side."""
     both = [name for name in ("base", "head") if name in results.sides]
@@ -63,6 +69,8 @@ def mermaid_runs(results: Results, metric: str) -> str:
     Base is the first line and head the second; both have the same number of
     points (at most MAX_POINTS), so the x axis is the run position.
     """
+    if metric not in METRIC_FIELDS:
+        return ""
     names = chart_sides(results)
     raw = [_series(results, name, metric) for name in names]
     if not raw or any(not line for line in raw):
@@ -75,7 +83,8 @@ def mermaid_runs(results: Results, metric: str) -> str:
     pad = (high - low) * 0.1 or abs(high) * 0.05 or 1.0
     bottom = max(low - pad, 0.0) if low >= 0 else low - pad
     keys = ", ".join(
-        f"{name} {colour}" for name, (colour, _) in zip(names, SERIES_COLOURS, strict=False)
+        f"{_title_word(name)} {colour}"
+        for name, (colour, _) in zip(names, SERIES_COLOURS, strict=False)
     )
     longest = max(len(line) for line in raw)
     per_point = "" if points == longest else f", {longest / points:.3g} runs per point"

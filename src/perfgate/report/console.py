@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from .. import stats
 from ..results import Results, Side
 from .format import interval, label, percent, quantity, share
+from .markdown import headline, sensitivity_advice
 
 #: (row title, metric the unit follows, how to read one sample's value)
 RUN_ROWS = (
@@ -44,10 +45,11 @@ def _run_rows(side: Side) -> tuple[list[list[str]], list[str]]:
         figures = [quantity(metric, v) for v in (s.mean, s.median, s.min, s.max, s.stdev)]
         rows.append([title, *figures, share(s.cv)])
         if metric in TIME_METRICS and len(ok) > 1 and s.cv > NOISY_TIME_CV:
+            cpu = ", gate on CPU time" if metric == "wall_time" else ""
             warnings.append(
                 f"warning: {title} varies by {share(s.cv)} between runs (CV above "
                 f"{share(NOISY_TIME_CV, 0)}): too noisy to trust a change smaller than a few "
-                "times that; add runs, gate on CPU time, or use a quieter machine"
+                f"times that; add runs{cpu}, or use a quieter machine"
             )
     return rows, warnings
 
@@ -71,8 +73,6 @@ def render_run(results: Results) -> str:
 
 
 def _headline(results: Results, color: bool) -> str:
-    from .markdown import headline
-
     text = headline(results).removeprefix("### ")
     verdict = results.verdict or ""
     if color and verdict in ANSI:
@@ -102,7 +102,8 @@ def _gate_notes(results: Results) -> list[str]:
         if c.detectable_change is not None and c.detectable_change > c.threshold:
             notes.append(
                 f"note: {label(c.metric)}: this run could not have detected a change under "
-                f"{share(c.detectable_change)} (threshold {share(c.threshold, 0)}); add runs"
+                f"{share(c.detectable_change)} (threshold {share(c.threshold, 0)}): "
+                + sensitivity_advice(results, c)
             )
     for name, side in results.sides.items():
         notes += [f"warning: {w}" for w in stats.noise_warnings(side, name)]
@@ -120,5 +121,5 @@ def render_gate(results: Results, *, color: bool = False) -> str:
     runs = ", ".join(f"{name} {len(side.samples)}" for name, side in results.sides.items())
     if runs:
         seed = f"; seed {results.seed}" if results.seed is not None else ""
-        lines.append(f"runs: {runs}{seed}")
+        lines += ["", f"runs: {runs}{seed}"]
     return "\n".join(lines)

@@ -67,6 +67,11 @@ def plain(text: str) -> str:
     return text.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 
+def _label(metric: str) -> str:
+    """A metric's name for running text; a results file from elsewhere may name anything."""
+    return plain(label(metric))
+
+
 def marker_comment(marker: str) -> str:
     """The hidden line by which the publisher finds this gate's comment again."""
     return f"<!-- perfgate:{marker} -->"
@@ -88,13 +93,13 @@ def headline(results: Results) -> str:
         return f"### {icon} perfgate: error — {plain(first)}"
     named = [_regression_phrase(c) for c in results.regressions]
     if named:
-        return f"### {icon} perfgate: {verdict} — " + ", ".join(named)
+        return f"### {icon} perfgate: {plain(verdict)} — " + ", ".join(named)
     improved = [
-        f"{label(c.metric)} {percent(c.change)}"
+        f"{_label(c.metric)} {percent(c.change)}"
         for c in results.comparisons
         if c.verdict == "improvement"
     ]
-    unsure = [label(c.metric) for c in results.comparisons if c.verdict == "inconclusive"]
+    unsure = [_label(c.metric) for c in results.comparisons if c.verdict == "inconclusive"]
     tail = []
     if improved:
         tail.append("improved: " + ", ".join(improved))
@@ -102,16 +107,16 @@ def headline(results: Results) -> str:
         tail.append("too noisy to tell: " + ", ".join(unsure))
     if not tail and results.comparisons:
         tail.append("no regression")
-    return f"### {icon} perfgate: {verdict}" + (" — " + "; ".join(tail) if tail else "")
+    return f"### {icon} perfgate: {plain(verdict)}" + (" — " + "; ".join(tail) if tail else "")
 
 
 def _regression_phrase(c: Comparison) -> str:
     if is_memory(c.metric):
         return (
-            f"{label(c.metric)} {delta(c.metric, c.base_median, c.head_median)} "
+            f"{_label(c.metric)} {delta(c.metric, c.base_median, c.head_median)} "
             f"({percent(c.change, 0)}, regression)"
         )
-    return f"{label(c.metric)} {percent(c.change)} (regression)"
+    return f"{_label(c.metric)} {percent(c.change)} (regression)"
 
 
 def _change_cell(c: Comparison) -> str:
@@ -130,9 +135,9 @@ def metric_table(results: Results) -> str:
     ]
     for c in results.comparisons:
         rows.append(
-            f"| {label(c.metric)} | {quantity(c.metric, c.base_median)} | "
+            f"| {_label(c.metric)} | {quantity(c.metric, c.base_median)} | "
             f"{quantity(c.metric, c.head_median)} | {_change_cell(c)} | {interval(c.ci)} | "
-            f"{VERDICT_ICONS.get(c.verdict, '')} {c.verdict} |"
+            f"{VERDICT_ICONS.get(c.verdict, '')} {plain(c.verdict)} |"
         )
     return "\n".join(rows)
 
@@ -187,6 +192,17 @@ def _suggested_runs(results: Results, c: Comparison) -> int | None:
     return math.ceil(runs * (c.detectable_change / c.threshold) ** 2)
 
 
+def sensitivity_advice(results: Results, c: Comparison) -> str:
+    """What would let a later run see a change of the threshold's size."""
+    runs = _suggested_runs(results, c)
+    advice = f"add runs (runs: {runs})" if runs else "add runs"
+    if c.metric == "wall_time":
+        return advice + ", gate on CPU time, or use a quieter runner"
+    if not is_memory(c.metric):
+        return advice + " or use a quieter runner"
+    return advice
+
+
 def sensitivity_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
     """What this run could have seen, and what to do when that is not enough."""
     lines = []
@@ -197,17 +213,13 @@ def sensitivity_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) ->
         detectable = share(c.detectable_change)
         if c.detectable_change <= c.threshold:
             lines.append(
-                f"- {label(c.metric)}: a change of {detectable} or more was detectable "
+                f"- {_label(c.metric)}: a change of {detectable} or more was detectable "
                 f"(threshold {share(c.threshold, 0)})"
             )
             continue
-        runs = _suggested_runs(results, c)
-        advice = f"add runs (runs: {runs})" if runs else "add runs"
-        if kind == "time":
-            advice += ", gate on CPU time, or use a quieter runner"
         lines.append(
-            f"- {label(c.metric)}: this run could not have detected a {kind} change under "
-            f"{detectable} (threshold {share(c.threshold, 0)}): {advice}"
+            f"- {_label(c.metric)}: this run could not have detected a {kind} change under "
+            f"{detectable} (threshold {share(c.threshold, 0)}): {sensitivity_advice(results, c)}"
         )
     return ("**Sensitivity**\n\n" + "\n".join(lines)) if lines else ""
 
@@ -232,6 +244,7 @@ def breakdown_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> s
 def _side_line(name: str, side: Side) -> str:
     ok = [s for s in side.samples if s.ok]
     failed = len(side.samples) - len(ok)
+    name = plain(name)
     where = plain(side.ref) if side.ref else name
     if side.sha:
         where += f" {code_span(side.sha[:12])}"
@@ -257,10 +270,10 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
         lines.append(
             f"- run order seed: {results.seed} (base and head interleaved in shuffled pairs)"
         )
-    thresholds = [f"{label(c.metric)} {share(c.threshold, 0)}" for c in results.comparisons]
+    thresholds = [f"{_label(c.metric)} {share(c.threshold, 0)}" for c in results.comparisons]
     if thresholds:
         lines.append("- thresholds: " + ", ".join(thresholds))
-    methods = sorted({c.method for c in results.comparisons if c.method})
+    methods = sorted({plain(c.method) for c in results.comparisons if c.method})
     if methods:
         lines.append(f"- statistics: {'; '.join(methods)}; 95% intervals")
     lines.append(
@@ -273,7 +286,8 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
 
 def charts_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
     """Base against head in run order, one chart per metric, as many as fit (time first)."""
-    metrics = [c.metric for c in results.comparisons] or list(METRIC_FIELDS)
+    metrics = [c.metric for c in results.comparisons if c.metric in METRIC_FIELDS]
+    metrics = metrics or list(METRIC_FIELDS)
     top = "<details><summary>Runs, base against head, in run order</summary>\n\n"
     end = "\n\n</details>"
     charts: list[str] = []
