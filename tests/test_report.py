@@ -83,6 +83,7 @@ def test_error_shows_the_failure_and_the_runs_measured_before_it() -> None:
         "### ⚠️ perfgate: error — the benchmark failed on head: run 4 exited with code 5"
     )
     assert "```text\nthe benchmark failed on head" in text
+    assert text.index("```text") < text.index("| side | metric | runs |"), "the error first"
     assert "ZeroDivisionError: boom\n```" in text
     assert "| 7 | head | 0.0500 | 0.0400 | 10.0 | 10.0 | 5 |" in text  # the failed run
     assert "- head: HEAD `bbbbbbbbbbbb`, 3 runs (1 failed, not counted)" in text
@@ -308,6 +309,9 @@ def test_number_formats() -> None:
     assert format.percent(0.00001) == "±0.0%"
     assert format.percent(0.384, 0) == "+38%"
     assert format.share(0.042) == "4.2%"
+    assert format.share(0.00021) == "0.02%" and format.share(0.0) == "0.0%"
+    assert format.seconds(1e-12) == "0 s"
+    assert format.delta("peak_memory", 50e6, 50e6 - 1000) == "±0.0 MB"
     assert format.interval((-0.01, 0.02)) == "−1.0% … +2.0%"
     assert format.delta("peak_memory", 10e6, 4e6) == "−6.0 MB"
     assert format.delta("peak_memory", 4e6, 25.4e6) == "+21.4 MB"

@@ -38,7 +38,7 @@ def seconds(value: float) -> str:
     if not _finite(value):
         return "n/a"
     size = abs(value)
-    if size == 0:
+    if size < 5e-10:  # below a nanosecond nothing was measured
         return "0 s"
     if size < 1e-3:
         return f"{value * 1e6:.3g} µs"
@@ -77,10 +77,17 @@ def percent(fraction: float, digits: int = 1) -> str:
 
 
 def share(fraction: float, digits: int = 1) -> str:
-    """A proportion without a sign (a coefficient of variation, a threshold): 4.2%."""
+    """A proportion without a sign (a coefficient of variation, a threshold): 4.2%.
+
+    A small share that is not zero keeps one significant figure (0.02%), so
+    that "0.0%" only ever means none at all.
+    """
     if not _finite(fraction):
         return "n/a"
-    return f"{fraction * 100:.{digits}f}%"
+    value = fraction * 100
+    if value and round(value, digits) == 0:
+        return f"{value:.1g}%"
+    return f"{value:.{digits}f}%"
 
 
 def interval(ci: tuple[float, float]) -> str:
@@ -94,6 +101,8 @@ def delta(metric: str, base: float, head: float) -> str:
     text = quantity(metric, abs(difference))
     if text == "n/a":
         return text
+    if not any(ch in "123456789" for ch in text):
+        return f"±{text}"
     return f"+{text}" if difference >= 0 else f"{MINUS}{text}"
 
 

@@ -410,9 +410,11 @@ def render_comment(
     footer = f"<sub>[perfgate run]({run_url})</sub>" if run_url else ""
     # Room kept for the closing lines: the footer and a note naming every section.
     reserve = len(footer) + len(_cut_note([s.name for s in OPTIONAL_SECTIONS], max_chars)) + 4
-    parts = [top, metric_table(results)]
-    error_budget = max_chars - len(_join(parts)) - reserve - 2
-    parts.append(error_section(results, error_budget))
+    table = metric_table(results)
+    # A failed gate's story is its error; the runs measured before it come after.
+    error_budget = max_chars - len(_join([top, table])) - reserve - 2
+    error = error_section(results, error_budget)
+    parts = [top, error, table] if results.verdict == "error" else [top, table, error]
     dropped = []
     for section in OPTIONAL_SECTIONS:
         budget = max_chars - len(_join(parts)) - reserve - 2
