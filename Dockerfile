@@ -3,7 +3,10 @@
 FROM debian:bookworm-slim
 
 # Debian's Python and git: the benchmark's own interpreter comes from the
-# project's setup (or this one), and git makes the worktrees.
+# project's setup (or this one), and git makes the worktrees.  Versions are
+# bookworm's (a stable release that only takes security fixes); pinning them
+# would break the build whenever Debian replaces a package with its fix.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv git ca-certificates \
     && rm -rf /var/lib/apt/lists/*
