@@ -136,10 +136,11 @@ def test_single_run_results_render_without_statistics_that_need_two() -> None:
     assert text.startswith("perfgate run: 1 run of pytest -q")
     assert "a single run says nothing about noise" in text
     comment = markdown.render_comment(one)
-    assert comment.startswith("### ℹ️ perfgate: 1 runs measured")
+    assert comment.startswith("### ℹ️ perfgate: 1 run measured")
     assert "| run | wall time | 1 |" in comment
     peak = format.megabytes(one.sides["run"].samples[0].tree_peak_rss_bytes)
     assert f"| run | peak memory | 1 | {peak} | {peak} | {peak} | 0.0% |" in comment
+    assert "- run: 1 run\n" in comment
     block = chart.mermaid_runs(one, "wall_time")
     assert "x-axis" in block and block.count("    line [") == 1
     assert "perfgate: error" not in console.render_gate(one)

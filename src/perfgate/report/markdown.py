@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from .. import stats
 from ..results import METRIC_FIELDS, Comparison, Results, Side
-from .chart import mermaid_runs
+from .chart import chart_sides, mermaid_runs
 from .format import (
     VERDICT_ICONS,
     delta,
@@ -85,7 +85,7 @@ def headline(results: Results) -> str:
     verdict = results.verdict
     if verdict is None:
         runs = sum(len(side.samples) for side in results.sides.values())
-        return f"### ℹ️ perfgate: {runs} runs measured"
+        return f"### ℹ️ perfgate: {runs} run{'s' if runs != 1 else ''} measured"
     icon = HEADLINE_ICONS.get(verdict, "ℹ️")
     if verdict == "error":
         lines = (results.error or "the gate failed").strip().splitlines() or ["the gate failed"]
@@ -244,11 +244,11 @@ def breakdown_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> s
 def _side_line(name: str, side: Side) -> str:
     ok = [s for s in side.samples if s.ok]
     failed = len(side.samples) - len(ok)
-    name = plain(name)
-    where = plain(side.ref) if side.ref else name
+    where = plain(side.ref)
     if side.sha:
         where += f" {code_span(side.sha[:12])}"
-    line = f"- {name}: {where}, {len(ok)} run{'s' if len(ok) != 1 else ''}"
+    where = f"{where.strip()}, " if where.strip() else ""
+    line = f"- {plain(name)}: {where}{len(ok)} run{'s' if len(ok) != 1 else ''}"
     if failed:
         line += f" ({failed} failed, not counted)"
     if len(ok) >= 2:
@@ -288,7 +288,8 @@ def charts_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
     """Base against head in run order, one chart per metric, as many as fit (time first)."""
     metrics = [c.metric for c in results.comparisons if c.metric in METRIC_FIELDS]
     metrics = metrics or list(METRIC_FIELDS)
-    top = "<details><summary>Runs, base against head, in run order</summary>\n\n"
+    who = "base against head" if len(chart_sides(results)) == 2 else "each run"
+    top = f"<details><summary>Runs in the order they ran: {who}</summary>\n\n"
     end = "\n\n</details>"
     charts: list[str] = []
     left_out: list[str] = []
