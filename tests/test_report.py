@@ -345,3 +345,15 @@ def test_samples_of_a_side_are_read_in_run_order_for_the_chart() -> None:
     results = Results(verdict=None, sides={"run": Side("", "", samples)})
     _, series = _mermaid(chart.mermaid_runs(results, "wall_time"))
     assert series == [[1.0, 2.0, 3.0]]
+
+
+def test_results_without_runs_still_render() -> None:
+    empty = Results(verdict=None, sides={})
+    assert console.render_run(empty) == "perfgate run: no runs"
+    assert console.render_run(Results(verdict=None, sides={"run": Side("", "")})) == (
+        "perfgate run: 0 runs"
+    )
+    text = markdown.render_comment(empty, marker="perfgate")
+    assert text.startswith("<!-- perfgate:perfgate -->\n### ℹ️ perfgate: 0 runs measured")
+    assert "Raw runs" not in text and "```mermaid" not in text
+    assert len(markdown.render_comment(empty, marker="perfgate", max_chars=5)) <= 5
