@@ -177,9 +177,12 @@ def test_console_gate_gives_the_same_advice_as_the_comment() -> None:
 
 
 def test_run_warns_when_time_is_too_noisy_to_trust() -> None:
-    text = console.render_run(make_run(runs=8, cv=0.2))
-    assert "warning: wall time varies by" in text
-    assert "warning: CPU time varies by" in text
+    noisy = console.render_run(make_run(runs=8, cv=0.2))
+    assert noisy.count("wall time varies") == 1, "said once, by stats.noise_warnings"
+    assert "warning: run: wall time varies a lot between runs" in noisy
+    assert "warning: CPU time varies by" in noisy
+    between = console.render_run(make_run(runs=8, cv=0.07, seed=3))
+    assert "warning: wall time varies by" in between and "varies a lot" not in between
 
 
 def test_run_figures_agree_with_statistics_module() -> None:
