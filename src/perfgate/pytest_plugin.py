@@ -3,10 +3,12 @@
 Switched on by ``--perfgate-json PATH`` or by the environment variable
 ``PERFGATE_PYTEST_JSON=PATH`` (so the gate can switch it on without touching
 the user's command).  Switched off, it only registers its option.  Switched
-on, it records for every test the wall time of setup, call and teardown, the
-resident memory before it, the peak during it and the resident memory after
-it, and writes one JSON document (schema ``perfgate-pytest/1``, see
-docs/breakdown.md and ``pytest_schema.json``) when the session ends.
+on, it records for every test the wall time of setup, call and teardown
+(pytest's own ``time.perf_counter`` duration of each phase), the resident
+memory before it, the peak during it and the resident memory after it, and
+writes one JSON document (schema ``perfgate-pytest/1``, described in
+docs/breakdown.md, JSON Schema in docs/perfgate-pytest-1.schema.json) when
+the session ends.
 
 It must be harmless: it never prints, never reorders, never skips, never
 turns a pass into a failure.  Every probe that could fail (a /proc file that
@@ -56,37 +58,37 @@ class ProcMemory:
 
     def __init__(self) -> None:
         self._status = os.open("/proc/self/status", os.O_RDONLY)
+        self._statm = os.open("/proc/self/statm", os.O_RDONLY)
         try:
             self._clear = os.open("/proc/self/clear_refs", os.O_WRONLY)
-            os.write(self._clear, b"5")
         except OSError:
-            os.close(self._status)
+            self.close()
             raise
+        self._page_bytes = os.sysconf("SC_PAGE_SIZE")
+        # The peak of start-up and imports, before the first reset loses it.
         self.session_peak = 0
-
-    def _read(self) -> tuple[int, int]:
-        data = os.pread(self._status, 8192, 0)
-        return _kib_field(data, b"VmHWM:") * 1024, _kib_field(data, b"VmRSS:") * 1024
+        self.peak_and_rss()
 
     def rss(self) -> int:
-        return self._read()[1]
+        """Current RSS from statm: a fifth of the cost of status."""
+        return int(os.pread(self._statm, 256, 0).split()[1]) * self._page_bytes
 
     def reset_peak(self) -> int:
         """Start a new peak; returns the current RSS (the new peak's floor)."""
-        peak, rss = self._read()
-        self.session_peak = max(self.session_peak, peak)
         os.write(self._clear, b"5")
-        return rss
+        return self.rss()
 
     def peak_and_rss(self) -> tuple[int, int]:
-        peak, rss = self._read()
+        data = os.pread(self._status, 8192, 0)
+        peak = _kib_field(data, b"VmHWM:") * 1024
         self.session_peak = max(self.session_peak, peak)
-        return peak, rss
+        return peak, _kib_field(data, b"VmRSS:") * 1024
 
     def close(self) -> None:
-        for fd in (self._status, self._clear):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        for name in ("_status", "_statm", "_clear"):
+            if hasattr(self, name):
+                with contextlib.suppress(OSError):
+                    os.close(getattr(self, name))
 
 
 def _kib_field(data: bytes, key: bytes) -> int:
@@ -145,26 +147,23 @@ def open_memory_probe() -> ProcMemory | MaxRssMemory | None:
 # --- The recorder ----------------------------------------------------------------------------
 
 
-def _outcome(reports: dict[str, Any]) -> str:
-    """One word for a test from its phase reports, as pytest's summary would say it."""
-    setup, call, teardown = reports.get("setup"), reports.get("call"), reports.get("teardown")
-    if setup is not None and setup.failed:
+def next_outcome(current: str, when: str, outcome: str, xfail: bool) -> str:
+    """The test's outcome so far, updated with one phase's report, as pytest's summary
+    would word it (a skip or an expected failure in setup or call, a failure in setup or
+    teardown is an error)."""
+    if when == "setup":
+        if outcome == "failed":
+            return "error"
+        if outcome == "skipped":
+            return "xfailed" if xfail else "skipped"
+        return current
+    if when == "call":
+        if xfail and outcome in ("skipped", "passed"):
+            return "xfailed" if outcome == "skipped" else "xpassed"
+        return current if outcome == "passed" else outcome
+    if outcome == "failed" and current == "passed":
         return "error"
-    if setup is not None and setup.skipped:
-        return "xfailed" if hasattr(setup, "wasxfail") else "skipped"
-    if call is not None:
-        if hasattr(call, "wasxfail"):
-            if call.skipped:
-                return "xfailed"
-            if call.passed:
-                return "xpassed"
-        if call.failed:
-            return "failed"
-        if call.skipped:
-            return "skipped"
-    if teardown is not None and teardown.failed:
-        return "error"
-    return "passed"
+    return current
 
 
 class Recorder:
@@ -179,7 +178,6 @@ class Recorder:
         self.collection_s: float | None = None
         self.collected = 0
         self._current: dict[str, Any] | None = None
-        self._reports: dict[str, Any] = {}
 
     # Collection -------------------------------------------------------------------------------
 
@@ -189,13 +187,19 @@ class Recorder:
         yield
         self.collection_s = time.perf_counter() - started
         self.collected = len(getattr(session, "items", ()) or ())
+        if self.memory is not None:
+            with contextlib.suppress(OSError):
+                self.memory.peak_and_rss()  # collection's peak, before the tests reset it
 
     # One test ---------------------------------------------------------------------------------
 
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201
+    # One test: plain hooks, not wrappers, because each wrapper costs microseconds per test
+    # and a thousand tiny tests must not notice the watching.
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple) -> None:
+        """Before setup: a new record, and a new peak."""
         record: dict[str, Any] = {
-            "nodeid": item.nodeid,
+            "nodeid": nodeid,
             "index": len(self.tests),
             "outcome": "passed",
             "setup_s": None,
@@ -205,44 +209,36 @@ class Recorder:
             "peak_rss_bytes": None,
             "rss_after_bytes": None,
         }
-        self._current, self._reports = record, {}
+        self._current = record
         if self.memory is not None:
             try:
                 record["rss_before_bytes"] = self.memory.reset_peak()
             except OSError:
                 self.memory = None
-        yield
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Each phase's duration as pytest measured it (time.perf_counter around the phase)."""
+        record = self._current
+        if record is None or report.nodeid != record["nodeid"]:
+            return
+        when = report.when
+        record[f"{when}_s"] = report.duration
+        if report.outcome != "passed" or when == "call":
+            xfail = "wasxfail" in report.__dict__
+            record["outcome"] = next_outcome(record["outcome"], when, report.outcome, xfail)
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple) -> None:
+        """After teardown: the peak since logstart, the RSS left behind, the outcome."""
+        record = self._current
+        if record is None or record["nodeid"] != nodeid:
+            return
         if self.memory is not None:
             try:
                 record["peak_rss_bytes"], record["rss_after_bytes"] = self.memory.peak_and_rss()
             except OSError:
                 self.memory = None
-        record["outcome"] = _outcome(self._reports)
         self.tests.append(record)
         self._current = None
-
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item):  # noqa: ANN201
-        yield from self._timed("setup_s")
-
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_call(self, item: pytest.Item):  # noqa: ANN201
-        yield from self._timed("call_s")
-
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201
-        yield from self._timed("teardown_s")
-
-    def _timed(self, key: str):  # noqa: ANN202 - the body of a hook wrapper
-        started = time.perf_counter()
-        yield
-        elapsed = time.perf_counter() - started
-        if self._current is not None:
-            self._current[key] = elapsed
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self._current is not None and report.nodeid == self._current["nodeid"]:
-            self._reports[report.when] = report
 
     # The end ----------------------------------------------------------------------------------
 
@@ -280,7 +276,7 @@ def write_document(path: Path, document: dict[str, Any]) -> None:
     """Write atomically, so the gate never reads half a document from a killed run."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    partial.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")
     os.replace(partial, path)
 
 
