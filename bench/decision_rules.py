@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from rules import RULES, Rule  # noqa: E402
+
+from perfgate.measure import RunSpec, measure  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "noise" / "vm-2core-a.json"
 SLOWDOWNS = (0.0, 0.02, 0.05, 0.10, 0.20)
@@ -63,18 +67,15 @@ def corpus_pools(trials: int, seed: int) -> dict[int, list[tuple[list[float], li
     series = load_corpus()
     names = sorted(series)
     return {
-        n: [draw(series[names[t % len(names)]], n, rng) for t in range(trials)]
-        for n in RUN_COUNTS
+        n: [draw(series[names[t % len(names)]], n, rng) for t in range(trials)] for n in RUN_COUNTS
     }
 
 
-def fresh_pools(trials: int, counts: Sequence[int]) -> dict[int, list[tuple[list[float], list[float]]]]:
+Pools = dict[int, list[tuple[list[float], list[float]]]]
+
+
+def fresh_pools(trials: int, counts: Sequence[int]) -> Pools:
     """Back-to-back runs of a small real command on this machine, measured by perfgate."""
-    import os
-    import tempfile
-
-    from perfgate.measure import RunSpec, measure
-
     code = "sum(i * i for i in range(300_000))"
     with tempfile.TemporaryDirectory() as tmp:
         spec = RunSpec((sys.executable, "-c", code), Path(tmp), dict(os.environ), 60,

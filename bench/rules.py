@@ -58,6 +58,7 @@ def hyperfine(base: Sequence[float], head: Sequence[float]) -> bool:
 
 def sides(base: Sequence[float], head: Sequence[float]) -> tuple[Side, Side]:
     """The runs as perfgate's runner records them: pair k is orders 2k and 2k + 1."""
+
     def side(values: Sequence[float], offset: int) -> Side:
         return Side("", "", tuple(
             Sample(v, v, 1, 1, 0, 2 * k + offset) for k, v in enumerate(values)
