@@ -258,3 +258,13 @@ def test_heavy_import_example_names_the_import_the_slow_tests_and_the_leak(
     breakdown = Breakdown.from_json(json.loads(out.read_text()))
     assert breakdown.imports.modules[0].new_heavy[0].chain == ("appkit", "appkit.api", "heavylib")
     assert render_breakdown_markdown(breakdown) in result.stdout
+
+
+def test_without_a_resettable_peak_only_leaks_are_checked() -> None:
+    base = [_document({"t.py::a": 0.01}) for _ in range(4)]
+    head = [{**_document({"t.py::a": 0.01}), "memory_method": "ru_maxrss"} for _ in range(4)]
+    for doc in head:
+        doc["tests"][0]["peak_rss_bytes"] += 100 * MIB  # a monotone peak says nothing per test
+    tests = compare_breakdowns(base, head).tests
+    assert tests.memory_method == "mixed" and tests.memory_regressions == ()
+    assert any("only leaks are checked" in note for note in tests.notes)

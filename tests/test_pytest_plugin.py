@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from breakdown_helpers import MIB, pytest_env, run_pytest, write_files
 
-from perfgate.pytest_plugin import ENV_VAR, SCHEMA
+from perfgate.pytest_plugin import ENV_VAR, MEMORY_ENV_VAR, SCHEMA
 
 SCHEMA_PATH = Path(__file__).parents[1] / "docs" / "perfgate-pytest-1.schema.json"
 
@@ -171,3 +171,21 @@ def test_outcomes_order_and_output_unchanged(mixed: Path, tmp_path: Path, args) 
         reported = re.findall(r"^(test_mixed\.py::\S+) ", without.stdout, re.M)
         assert [t["nodeid"] for t in recorded] == list(dict.fromkeys(reported))
         assert len(recorded) == len(EXPECTED_OUTCOMES)
+
+
+@pytest.mark.parametrize("method", ["ru_maxrss", "none"])
+def test_memory_method_can_be_chosen(mixed: Path, tmp_path: Path, method: str) -> None:
+    """ru_maxrss leaves the process's peak alone (the fallback off Linux); none: no figures."""
+    out = tmp_path / "perf.json"
+    env = {**pytest_env(), MEMORY_ENV_VAR: method}
+    run_pytest(mixed, "-q", f"--perfgate-json={out}", env=env)
+    document = json.loads(out.read_text())
+    jsonschema.validate(document, json.loads(SCHEMA_PATH.read_text()))
+    assert document["memory_method"] == method
+    hungry = next(t for t in document["tests"] if t["nodeid"].endswith("test_hungry"))
+    if method == "none":
+        assert hungry["peak_rss_bytes"] is None and hungry["rss_after_bytes"] is None
+    else:  # a monotone peak: at least what the 20 MB test reached, never reset
+        peaks = [t["peak_rss_bytes"] for t in document["tests"]]
+        assert peaks == sorted(peaks)
+        assert hungry["peak_rss_bytes"] >= hungry["rss_before_bytes"] + 19 * MIB

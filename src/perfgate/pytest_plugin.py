@@ -41,6 +41,9 @@ import pytest
 
 SCHEMA = "perfgate-pytest/1"
 ENV_VAR = "PERFGATE_PYTEST_JSON"
+#: "auto" (default: vmhwm where it works), "ru_maxrss" (never reset the process's peak,
+#: e.g. when its ru_maxrss seen from outside must stay whole) or "none".
+MEMORY_ENV_VAR = "PERFGATE_PYTEST_MEMORY"
 
 
 # --- Memory probes ---------------------------------------------------------------------------
@@ -132,12 +135,15 @@ class MaxRssMemory:
         pass
 
 
-def open_memory_probe() -> ProcMemory | MaxRssMemory | None:
-    """The best probe this platform allows; None when there is none at all."""
-    try:
-        return ProcMemory()
-    except (OSError, ValueError):
-        pass
+def open_memory_probe(method: str = "auto") -> ProcMemory | MaxRssMemory | None:
+    """The best probe this platform allows, or the one asked for; None: no memory figures."""
+    if method == "none":
+        return None
+    if method != "ru_maxrss":
+        try:
+            return ProcMemory()
+        except (OSError, ValueError):
+            pass
     try:
         return MaxRssMemory()
     except Exception:  # noqa: BLE001 - no probe is better than a broken test run
@@ -171,7 +177,7 @@ class Recorder:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.memory = open_memory_probe()
+        self.memory = open_memory_probe(os.environ.get(MEMORY_ENV_VAR, "auto").strip().lower())
         self.tests: list[dict[str, Any]] = []
         self.session_start = time.perf_counter()
         self.start_rss = self.memory.rss() if self.memory else None
