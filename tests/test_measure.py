@@ -194,3 +194,20 @@ def test_both_ways_of_finding_the_tree_see_a_grandchild(members, tmp_path: Path)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+@pytest.mark.parametrize("ending", ["exits", "times out"])
+def test_a_job_in_a_process_group_of_its_own_is_killed_too(ending: str, tmp_path: Path) -> None:
+    """A shell with job control gives each background job its own process group, which
+    killpg misses; the job is still in the run's session, and the session is swept."""
+    if shutil.which("bash") is None:
+        pytest.skip("bash is not installed")
+    pid_file = tmp_path / "job.pid"
+    script = f"set -m; sleep 300 & echo $! > {pid_file}"
+    if ending == "times out":
+        script += "; wait"
+    timeout = 1.0 if ending == "times out" else 60
+    sample = measure(spec(tmp_path, "bash", "-c", script, timeout=timeout))
+    assert sample.timed_out == (ending == "times out")
+    job = int(pid_file.read_text())
+    assert gone(job)

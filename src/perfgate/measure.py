@@ -58,14 +58,14 @@ def _proc_pids() -> set[int]:
     return {int(name) for name in os.listdir(PROC) if name.isdigit()}
 
 
-def _proc_session(pid: int) -> int | None:
-    """The session id of `pid` from /proc/PID/stat, or None once it is gone."""
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """The state letter and session id of `pid` from /proc/PID/stat; None once it is gone."""
     try:
         with open(f"{PROC}/{pid}/stat", "rb") as stat:
             fields = stat.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
+        return fields[0].decode(), int(fields[3])  # state, ppid, pgrp, session
+    except (OSError, IndexError, ValueError):
         return None
-    return int(fields[3])  # state, ppid, pgrp, session
 
 
 def _proc_rss_bytes(pid: int) -> int:
@@ -97,7 +97,8 @@ class _SessionMembers:
         for gone in self._membership.keys() - pids:
             del self._membership[gone]
         for pid in pids - self._membership.keys():
-            self._membership[pid] = _proc_session(pid) == self.session_id
+            stat = _proc_stat(pid)
+            self._membership[pid] = stat is not None and stat[1] == self.session_id
         # The launcher leads the session; its few MB are perfgate's, not the command's.
         return sum(
             _proc_rss_bytes(pid)
@@ -202,7 +203,7 @@ def measure(spec: RunSpec, order: int = -1) -> Sample:
 
         def expire() -> None:
             expired.set()
-            _terminate_group(launcher.pid)
+            _terminate_run(launcher.pid)
 
         timer = threading.Timer(spec.timeout_s, expire)
         timer.daemon = True
@@ -217,7 +218,7 @@ def measure(spec: RunSpec, order: int = -1) -> Sample:
         except BaseException:
             # Ctrl-C or SIGTERM reached us, not the run: it has a session of its own,
             # so it is ours to stop before the exception unwinds the worktrees under it.
-            _kill_group(launcher.pid)
+            _kill_run(launcher.pid)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(launcher.pid, 0)
             launcher.returncode = -signal.SIGKILL
@@ -226,7 +227,7 @@ def measure(spec: RunSpec, order: int = -1) -> Sample:
             timer.cancel()
             sampler.stop()
         timed_out = expired.is_set()
-        _kill_group(launcher.pid)  # leftovers of the group must not run into the next run
+        _kill_run(launcher.pid)  # leftovers must not run into the next run
     if report.start_error is not None:
         return _not_started(report.start_error, order)
     if not report.finished:
@@ -279,27 +280,51 @@ def _not_started(code: int, order: int) -> Sample:
     return Sample(0.0, 0.0, 0, 0, exit_code=code, order=order)
 
 
-def _terminate_group(pgid: int) -> None:
-    """SIGTERM the group, give it a moment to clean up, then SIGKILL what is left."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGTERM)
+def _terminate_run(session_id: int) -> None:
+    """SIGTERM the run, give it a moment to clean up, then SIGKILL what is left."""
+    _signal_run(session_id, signal.SIGTERM)
     deadline = time.monotonic() + KILL_GRACE_S
-    while time.monotonic() < deadline and _group_alive(pgid):
+    while time.monotonic() < deadline and _run_alive(session_id):
         time.sleep(0.02)
-    _kill_group(pgid)
+    _kill_run(session_id)
 
 
-def _kill_group(pgid: int) -> None:
+def _kill_run(session_id: int) -> None:
+    _signal_run(session_id, signal.SIGKILL)
+
+
+def _signal_run(session_id: int, signum: int) -> None:
+    """Signal the launcher's process group, and every other process of its session.
+
+    The group is the launcher and whatever did not move; a shell with job
+    control (`set -m`) puts each background job in a group of its own, still
+    in the session, where only the /proc sweep finds it.
+    """
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+        os.killpg(session_id, signum)
+    for pid in _session_pids(session_id):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
 
 
-def _group_alive(pgid: int) -> bool:
+def _run_alive(session_id: int) -> bool:
     try:
-        os.killpg(pgid, 0)
+        os.killpg(session_id, 0)
     except (ProcessLookupError, PermissionError):
-        return False
+        return bool(_session_pids(session_id))
     return True
+
+
+def _session_pids(session_id: int) -> list[int]:
+    """The live (not zombie) processes of a session; none known where there is no /proc."""
+    if not os.path.isdir(PROC):
+        return []
+    found = []
+    for pid in _proc_pids():
+        stat = _proc_stat(pid)
+        if stat is not None and stat[1] == session_id and stat[0] != "Z":
+            found.append(pid)
+    return found
 
 
 def log_tail(path: Path, lines: int = 30) -> str:
