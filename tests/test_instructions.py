@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.errors import BenchmarkFailed
-from perfgate.instructions import Counter, _callgrind_count, count_instructions, find_counter
+from perfgate.errors import BenchmarkFailed, ConfigError
+from perfgate.instructions import (
+    Counter,
+    _callgrind_count,
+    count_instructions,
+    find_counter,
+    require_counter,
+)
 from perfgate.measure import RunSpec
 from perfgate.progress import Progress
 from perfgate.runner import Target, run_single
@@ -61,6 +67,15 @@ def test_detection_says_what_it_found() -> None:
     else:
         assert DETECTION.counter.method in ("perf", "callgrind")
         assert os.access(DETECTION.counter.program, os.X_OK)
+
+
+def test_a_machine_without_a_counter_is_refused_before_anything_runs(monkeypatch) -> None:
+    """With neither perf nor valgrind on PATH the gate must say so up front (exit 2)."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ConfigError, match="valgrind is not installed") as raised:
+        require_counter()
+    assert "perf is not installed" in str(raised.value)
+    assert raised.value.exit_code == 2
 
 
 @needs_counter

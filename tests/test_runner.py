@@ -128,3 +128,6 @@ def test_run_single_numbers_runs_and_reports_progress(tmp_path: Path) -> None:
     assert "run warm-up run 1 of 1" in lines[0]
     assert lines[-1].startswith("run run 3 of 3")
     assert "\r" not in stream.getvalue()
+    # No estimate before the first measured run; after it, one from the runs so far.
+    assert lines[1] == "run run 1 of 3"
+    assert lines[2].startswith("run run 2 of 3 · ~") and lines[2].endswith(" left")

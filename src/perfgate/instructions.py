@@ -34,6 +34,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import ConfigError
 from .measure import RunSpec, measure
 from .results import Sample
 
@@ -76,6 +77,19 @@ def find_counter() -> Detection:
         return Detection(None, tuple(findings))
     counter = Counter("callgrind", valgrind, "valgrind --tool=callgrind (20-100x slower runs)")
     return Detection(counter, (*findings, "valgrind is installed: counting with callgrind"))
+
+
+def require_counter() -> Counter:
+    """The counter for a gate that asked for `instructions`; ConfigError (exit 2, before
+    anything runs) saying what was tried when this machine has none."""
+    detection = find_counter()
+    if detection.counter is None:
+        raise ConfigError(
+            "instructions: this machine cannot count instructions ("
+            + "; ".join(detection.findings)
+            + "); install valgrind or turn the instructions metric off"
+        )
+    return detection.counter
 
 
 def _perf_problem(perf: str) -> str | None:

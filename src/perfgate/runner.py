@@ -141,13 +141,15 @@ def run_pairs(
                 left = _seconds_left(durations, runs_left=2 * (wanted - k) + 1)
                 progress.run(side, k, wanted, left)
                 order = len(samples["base"]) + len(samples["head"])
+                run_started = time.monotonic()
                 try:
                     sample = _run_checked(targets[side], f"{k}", order, f"run {k}", instructions)
-                except BenchmarkFailed as failure:
+                except (BenchmarkFailed, InfrastructureError) as failure:
                     failure.samples = {name: tuple(runs) for name, runs in samples.items()}
                     raise
                 samples[side].append(sample)
-                durations.append(sample.wall_s)
+                # What a run costs in real time (counted runs included), for the estimate.
+                durations.append(time.monotonic() - run_started)
         if wanted >= max_runs or settled(samples["base"], samples["head"]):
             break
         if time_budget_s is not None and time.monotonic() - started >= time_budget_s:
@@ -168,9 +170,12 @@ def run_single(
     """`perfgate run`: warm-ups, then `runs` measured runs of one command."""
     _warm_up((target,), warmup, progress)
     samples: list[Sample] = []
+    durations: list[float] = []
     for k in range(1, runs + 1):
-        progress.run(target.side, k, runs, _seconds_left([s.wall_s for s in samples], runs - k + 1))
+        progress.run(target.side, k, runs, _seconds_left(durations, runs - k + 1))
+        run_started = time.monotonic()
         samples.append(_run_checked(target, f"{k}", k - 1, f"run {k}", instructions))
+        durations.append(time.monotonic() - run_started)
     return tuple(samples)
 
 
