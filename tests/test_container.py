@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from git_helpers import make_repo
 from github_server import TOKEN
-from test_action import BENCH, REPO, SECRETS, event, parse_outputs
+from test_action_e2e import BENCH, REPO, SECRETS, event, parse_outputs
 
 from perfgate.github.actions import input_variable
 

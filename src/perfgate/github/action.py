@@ -8,15 +8,23 @@ read-only token can cost the comment but never the verdict or its evidence.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
 from .. import config
 from .. import workspace as git_workspace
-from ..errors import EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE, ConfigError, PerfgateError
+from ..errors import (
+    EXIT_INFRASTRUCTURE,
+    EXIT_PASS,
+    EXIT_REGRESSION,
+    ConfigError,
+    PerfgateError,
+)
 from ..gate import Outcome, run_gate
 from ..progress import Progress
 from ..report.markdown import render_comment
@@ -103,8 +111,12 @@ def trusted_config_file(workspace: Path, base: str | None, name: str) -> Path | 
     return trusted
 
 
-def main(environ: Mapping[str, str] | None = None) -> int:
-    environ = os.environ if environ is None else environ
+def main(environ: Mapping[str, str] = os.environ) -> int:
+    """Run the Action; the exit code is the gate's (see DESIGN.md "Exit codes").
+
+    Publishing trouble never changes it: the files and outputs are written
+    before the first API call, and a failed call is a warning in the log.
+    """
     inputs = actions.read_inputs(environ, INPUTS)
     token = inputs.get("github-token", "")
     if token:
@@ -118,21 +130,19 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         context = actions.GitHubContext.from_env(environ)
         mark_safe_directory(workspace)
         cfg = load_config(inputs, context, workspace)
-    except ConfigError as problem:
-        print(actions.error(f"configuration: {problem}"), flush=True)
-        _write_all(environ, _error_results(str(problem)), results_dir, context_name, None)
-        return EXIT_USAGE
-    with actions.group("perfgate: measuring base and head"):
-        try:
+        with actions.group("perfgate: measuring base and head"):
             outcome = run_gate(cfg, Progress(sys.stdout, live=False))
-        except ConfigError as problem:
-            print(actions.error(f"configuration: {problem}"), flush=True)
-            _write_all(environ, _error_results(str(problem)), results_dir, context_name, None)
-            return EXIT_USAGE
-        except PerfgateError as problem:
-            print(actions.error(str(problem)), flush=True)
-            _write_all(environ, _error_results(str(problem)), results_dir, context_name, None)
-            return problem.exit_code
+    except PerfgateError as problem:
+        prefix = "configuration: " if isinstance(problem, ConfigError) else ""
+        print(actions.error(f"{prefix}{problem}"), flush=True)
+        _write_all(environ, _error_results(str(problem)), results_dir, context_name, None)
+        return problem.exit_code
+    except Exception as problem:  # a bug must still leave a summary and an exit code of 4
+        traceback.print_exc()
+        message = f"perfgate crashed: {type(problem).__name__}: {problem}"
+        print(actions.error(message), flush=True)
+        _write_all(environ, _error_results(message), results_dir, context_name, None)
+        return EXIT_INFRASTRUCTURE
     body = _write_all(environ, outcome.results, results_dir, context_name, context.run_url)
     _annotate(outcome)
     if token and context.repository and context.status_sha:
@@ -160,8 +170,9 @@ def _write_all(
     """Results JSON, Markdown, job summary and outputs: all before any API call."""
     body = render_comment(results, marker=context_name, run_url=run_url)
     results_dir.mkdir(parents=True, exist_ok=True)
-    json_path = results_dir / f"{context_name}-results.json"
-    markdown_path = results_dir / f"{context_name}-report.md"
+    stem = file_stem(context_name)
+    json_path = results_dir / f"{stem}-results.json"
+    markdown_path = results_dir / f"{stem}-report.md"
     results.write(json_path)
     markdown_path.write_text(body, encoding="utf-8")
     actions.append_summary(environ, body)
@@ -176,6 +187,11 @@ def _write_all(
         },
     )
     return body
+
+
+def file_stem(context_name: str) -> str:
+    """A status context as a file name: any text may name a context, not any text a file."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", context_name).strip(".-") or "perfgate"
 
 
 def _annotate(outcome: Outcome) -> None:
@@ -217,10 +233,17 @@ def _publish(
             print(f"comment {report.comment_action}: {report.comment_url}", flush=True)
         if report.status_state:
             print(f"status {context_name!r}: {report.status_state}", flush=True)
-        for message in report.warnings:
-            print(actions.warning(message), flush=True)
-        for message in report.errors:
-            print(actions.error(f"publishing: {message}"), flush=True)
+        # Publishing trouble is a warning: the verdict, the summary and the files stand.
+        for message in (*report.warnings, *report.errors):
+            print(actions.warning(f"publishing: {message}"), flush=True)
+        if report.warnings and context.event.from_fork:
+            print(
+                actions.warning(
+                    "a fork's pull request gets a read-only token: see docs/action.md, "
+                    "'Pull requests from forks', for the two-workflow pattern"
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
