@@ -228,11 +228,26 @@ def by_metric(base: Side, head: Side):
 def test_clear_slowdown_is_a_regression_paired() -> None:
     rng = random.Random(11)
     base, head = interleaved(noisy(rng, 12, 1.0, 0.03), noisy(rng, 12, 1.3, 0.03))
-    wall = by_metric(base, head)["wall_time"]
+    wall = stats.compare_metric(base, head, "wall_time", 0.05, paired=True)
     assert wall.verdict == "regression"
     assert wall.method.startswith("paired")
     assert wall.ci[0] > 0.05 and wall.change == pytest.approx(0.3, abs=0.06)
     assert wall.p_value < stats.ALPHA
+
+
+def test_interleaved_runs_are_compared_unpaired_by_default() -> None:
+    """The corpus tuning chose the two-sample test (see stats.PAIRED); its figures must
+    be the Mann-Whitney p and the Moses interval of the log values, not the pairs'."""
+    rng = random.Random(11)
+    base, head = interleaved(noisy(rng, 12, 1.0, 0.03), noisy(rng, 12, 1.3, 0.03))
+    wall = by_metric(base, head)["wall_time"]
+    assert wall.method.startswith("unpaired")
+    assert wall.verdict == "regression"
+    a, b = base.values("wall_time"), head.values("wall_time")
+    expected_p = scipy_stats.mannwhitneyu(a, b, method="exact").pvalue
+    assert wall.p_value == pytest.approx(expected_p, rel=1e-9)
+    log_shifts = [math.log(y) - math.log(x) for x in a for y in b]
+    assert wall.change == pytest.approx(math.expm1(statistics.median(log_shifts)), rel=1e-9)
 
 
 def test_clear_speedup_is_an_improvement_unpaired() -> None:
