@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 import random
 import shlex
+import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import runner, stats, workspace
+from . import breakdown, runner, stats, workspace
+from . import imports as imports_module
 from .config import Config
 from .environment import capture
 from .errors import EXIT_PASS, EXIT_REGRESSION, ConfigError, PerfgateError
@@ -57,7 +60,7 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
     )
     alpha = stats.ALPHA / len(stats.looks(config.runs, config.max_runs))
     try:
-        samples = _measure(config, repo, shas, seed, alpha, progress)
+        samples, evidence = _measure(config, repo, shas, seed, alpha, progress)
     except ConfigError:
         raise
     except PerfgateError as error:
@@ -68,6 +71,7 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
     comparisons = stats.compare(sides["base"], sides["head"], config.thresholds, alpha)
     verdict = stats.gate_verdict(comparisons)
     results = _results(config, sides, seed, verdict=verdict, comparisons=comparisons)
+    results = replace(results, breakdown=evidence)
     return Outcome(results, EXIT_REGRESSION if verdict == "fail" else EXIT_PASS)
 
 
@@ -78,7 +82,7 @@ def _measure(
     seed: int,
     alpha: float,
     progress: Progress,
-) -> dict[str, tuple[Sample, ...]]:
+) -> tuple[dict[str, tuple[Sample, ...]], dict | None]:
     with (
         tempfile.TemporaryDirectory(prefix="perfgate-logs-") as logs,
         workspace.checkouts(repo, shas) as trees,
@@ -111,6 +115,7 @@ def _measure(
                 env=env,
                 timeout_s=config.timeout_s,
                 log_dir=log_dir,
+                run_file_env=breakdown.ENV_VAR if wants_pytest_breakdown(config) else None,
             )
 
         look_points = set(stats.looks(config.runs, config.max_runs))
@@ -139,7 +144,69 @@ def _measure(
             progress=progress,
         )
         progress.done()
-    return {"base": base_samples, "head": head_samples}
+        samples = {"base": base_samples, "head": head_samples}
+        evidence = _evidence(config, targets, samples, alpha, progress)
+    return samples, evidence
+
+
+def wants_pytest_breakdown(config: Config) -> bool:
+    """Per-test evidence when asked for, or by default when the benchmark is pytest."""
+    if config.breakdown == "pytest":
+        return True
+    return config.breakdown in (None, "auto") and "pytest" in config.command_text
+
+
+def _evidence(
+    config: Config,
+    targets: Mapping[str, runner.Target],
+    samples: Mapping[str, Sequence[Sample]],
+    alpha: float,
+    progress: Progress,
+) -> dict | None:
+    """Which tests and which imports moved: the `breakdown` key of the results."""
+    tests = imports = None
+    notes: list[str] = []
+    if targets["base"].run_file_env:
+        documents = {
+            side: breakdown.collect_pytest_breakdown(
+                [targets[side].run_file(str(k)) for k in range(1, len(samples[side]) + 1)]
+            )
+            for side in SIDES
+        }
+        if documents["base"] and documents["head"]:
+            tests = breakdown.compare_breakdowns(
+                documents["base"], documents["head"], config.time_threshold,
+                config.memory_threshold, alpha=alpha,
+            ).tests  # fmt: skip
+        else:
+            notes.append(
+                "no per-test data: the pytest plugin did not run (perfgate must be installed "
+                "where the benchmark's pytest runs)"
+            )
+    if config.imports:
+        progress.step(f"measuring the import of {', '.join(config.imports)} on each side")
+        profiles = {
+            side: imports_module.measure_imports(
+                _python_of(targets[side].env),
+                config.imports,
+                targets[side].cwd,
+                targets[side].env,
+                runs=5,
+                timeout_s=config.timeout_s,
+            )  # fmt: skip
+            for side in SIDES
+        }
+        imports = imports_module.compare_imports(
+            profiles["base"], profiles["head"], config.time_threshold
+        )
+    if tests is None and imports is None and not notes:
+        return None
+    return breakdown.Breakdown(tests=tests, imports=imports, notes=tuple(notes)).to_json()
+
+
+def _python_of(env: Mapping[str, str]) -> str:
+    """The interpreter the benchmark would get for `python`: its venv's, else perfgate's."""
+    return shutil.which("python", path=env.get("PATH")) or sys.executable
 
 
 def check_command_exists(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:

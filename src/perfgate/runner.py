@@ -40,15 +40,24 @@ class Target:
     env: Mapping[str, str]
     timeout_s: float
     log_dir: Path
+    #: When set, each run gets this variable pointing at a file of its own,
+    #: `{side}-{label}.json` in log_dir (the pytest plugin's output, say).
+    run_file_env: str | None = None
 
     def spec(self, label: str) -> RunSpec:
+        env = self.env
+        if self.run_file_env:
+            env = {**env, self.run_file_env: str(self.run_file(label))}
         return RunSpec(
             argv=self.argv,
             cwd=self.cwd,
-            env=self.env,
+            env=env,
             timeout_s=self.timeout_s,
             log_path=self.log_dir / f"{self.side}-{label}.log",
         )
+
+    def run_file(self, label: str) -> Path:
+        return self.log_dir / f"{self.side}-{label}.json"
 
 
 def pair_orders(pairs: int, rng: random.Random) -> list[tuple[str, str]]:
