@@ -346,3 +346,45 @@ def test_bad_config_file_keys_are_exit_2(tmp_path: Path) -> None:
     config.write_text("1: 2\n")
     result = perfgate("run", "--config", str(config), "--", "true", cwd=tmp_path)
     assert result.returncode == 2 and "not a name" in result.stderr
+
+
+SUITE = """\
+import time
+
+
+def test_fast():
+    assert True
+
+
+def test_planted():
+    time.sleep({delay})
+
+
+def test_other():
+    assert sum(range(100)) == 4950
+"""
+
+
+def test_a_pytest_benchmark_names_the_slower_test_and_the_new_import(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "suite",
+        {"test_suite.py": SUITE.format(delay=0.0), "mypkg/__init__.py": "VERSION = 1\n"},
+        "base",
+    )
+    repo.git("branch", "base")
+    heavy = "import json, email.mime.text, xml.dom.minidom\nVERSION = 2\n"
+    repo.commit({"test_suite.py": SUITE.format(delay=0.08), "mypkg/__init__.py": heavy}, "head")
+    out = tmp_path / "results.json"
+    result = perfgate(
+        "gate", "--repo", str(repo.path), "--base", "base", "--runs", "6", "--max-runs", "6",
+        "--warmup", "0", "--imports", "mypkg", "--json", str(out), "--markdown",
+        str(tmp_path / "report.md"), "--", PY, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    evidence = json.loads(out.read_text())["breakdown"]
+    slower = [t["nodeid"] for t in evidence["tests"]["time_regressions"]]
+    assert slower == ["test_suite.py::test_planted"]
+    modules = {m["module"] for m in evidence["imports"]["modules"]}
+    assert modules == {"mypkg"}
+    report = (tmp_path / "report.md").read_text()
+    assert "test_planted" in report and "Which test, which import" in report
