@@ -381,3 +381,17 @@ def test_hadolint_finds_nothing() -> None:
         [linter("hadolint"), str(ROOT / "Dockerfile")], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_action_and_the_cli_import_without_pytest() -> None:
+    """The image installs perfgate without pytest; only the plugin itself may need it."""
+    code = (
+        "import sys; sys.modules['pytest'] = None\n"
+        "import perfgate.github.action, perfgate.cli, perfgate.gate, perfgate.breakdown\n"
+        "print('imported')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "imported"

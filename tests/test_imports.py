@@ -10,7 +10,7 @@ import pytest
 from breakdown_helpers import MIB, write_files
 
 from perfgate.breakdown import Breakdown, render_breakdown_markdown
-from perfgate.errors import BenchmarkFailed
+from perfgate.errors import BenchmarkFailed, InfrastructureError
 from perfgate.imports import (
     ImportComparison,
     compare_imports,
@@ -120,3 +120,8 @@ def test_a_package_printing_to_stdout_is_still_measured(tmp_path: Path) -> None:
     run = measure_import_once(sys.executable, "chatty", project, _env())
     assert run.loaded == ("chatty",)
     assert [e.chain for e in run.entries] == [("chatty",)]
+
+
+def test_missing_interpreter_is_infrastructure_trouble(tmp_path: Path) -> None:
+    with pytest.raises(InfrastructureError, match="cannot run"):
+        measure_import_once(tmp_path / "no-python", "json", tmp_path, _env())

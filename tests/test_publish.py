@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from github_server import TOKEN
 
@@ -205,3 +209,36 @@ def test_a_huge_body_is_cut_to_what_github_accepts(github_server) -> None:
                      pr_number=1)  # fmt: skip
     assert report.comment_action == "created", report.errors
     assert len(github_server.comments[(REPO, 1)][0]["body"]) <= GITHUB_COMMENT_LIMIT
+
+
+def run_publish(server, path, *args, token=TOKEN):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env.update({"GITHUB_API_URL": server.url, "GITHUB_REPOSITORY": REPO})
+    if token:
+        env["GITHUB_TOKEN"] = token
+    return subprocess.run(
+        [sys.executable, "-m", "perfgate", "publish", str(path), *args],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_publish_command_posts_once_and_edits_after(tmp_path, github_server) -> None:
+    path = tmp_path / "results.json"
+    results().write(path)
+    first = run_publish(github_server, path, "--pr", "4")
+    assert first.returncode == 0, first.stderr
+    assert "comment created" in first.stdout and "status 'perfgate'" in first.stdout
+    second = run_publish(github_server, path, "--pr", "4")
+    assert "comment updated" in second.stdout
+    assert len(github_server.comments[(REPO, 4)]) == 1
+    assert github_server.statuses[(REPO, SHA)][-1]["state"] == "failure"
+
+
+def test_publish_command_needs_a_token_and_reports_server_errors(tmp_path, github_server) -> None:
+    path = tmp_path / "results.json"
+    results().write(path)
+    missing = run_publish(github_server, path, token="")
+    assert missing.returncode == 2 and "GITHUB_TOKEN" in missing.stderr
+    github_server.fail("POST", r".*/statuses/.*", 500, times=20)
+    broken = run_publish(github_server, path, "--no-comment")
+    assert broken.returncode == 4 and "commit status" in broken.stderr

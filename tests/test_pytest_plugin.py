@@ -189,3 +189,12 @@ def test_memory_method_can_be_chosen(mixed: Path, tmp_path: Path, method: str) -
         peaks = [t["peak_rss_bytes"] for t in document["tests"]]
         assert peaks == sorted(peaks)
         assert hungry["peak_rss_bytes"] >= hungry["rss_before_bytes"] + 19 * MIB
+
+
+def test_unwritable_path_is_refused_before_any_test_runs(tmp_path: Path) -> None:
+    project = write_files(tmp_path / "p", {"test_one.py": "def test_one():\n    pass\n"})
+    (tmp_path / "taken").write_text("a file, not a folder")
+    result = run_pytest(project, "-q", f"--perfgate-json={tmp_path / 'taken' / 'perf.json'}")
+    assert result.returncode == 4  # pytest's usage error
+    assert "cannot write" in result.stderr and "perf.json" in result.stderr
+    assert "1 passed" not in result.stdout

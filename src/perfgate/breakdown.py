@@ -29,8 +29,8 @@ from typing import Any
 
 from . import stats
 from .imports import ImportComparison, relative, relative_interval, render_imports_markdown
-from .pytest_plugin import ENV_VAR
-from .pytest_plugin import SCHEMA as PLUGIN_SCHEMA
+from .plugin_contract import ENV_VAR
+from .plugin_contract import SCHEMA as PLUGIN_SCHEMA
 from .report import format as fmt
 
 BREAKDOWN_SCHEMA = "perfgate-breakdown/1"

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import stats
-from .errors import BenchmarkFailed
+from .errors import BenchmarkFailed, InfrastructureError
 
 #: A new module counts as heavy when importing it (with everything it pulls
 #: in) takes at least this long on head.
@@ -231,6 +231,8 @@ def measure_import_once(
         )
     except subprocess.TimeoutExpired as exc:
         raise BenchmarkFailed(f"importing {module} took longer than {timeout_s:g} s") from exc
+    except OSError as exc:  # no such interpreter, or not executable
+        raise InfrastructureError(f"cannot run {python} to import {module}: {exc}") from exc
     payload = next(
         (line[len(_RESULT) :] for line in result.stdout.splitlines() if line.startswith(_RESULT)),
         None,

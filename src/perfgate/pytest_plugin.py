@@ -39,11 +39,10 @@ from typing import Any
 
 import pytest
 
-SCHEMA = "perfgate-pytest/1"
-ENV_VAR = "PERFGATE_PYTEST_JSON"
-#: "auto" (default: vmhwm where it works), "ru_maxrss" (never reset the process's peak,
-#: e.g. when its ru_maxrss seen from outside must stay whole) or "none".
-MEMORY_ENV_VAR = "PERFGATE_PYTEST_MEMORY"
+from .plugin_contract import ENV_VAR, MEMORY_ENV_VAR, SCHEMA
+
+# MEMORY_ENV_VAR: "auto" (default: vmhwm where it works), "ru_maxrss" (never reset the
+# process's peak, e.g. when its ru_maxrss seen from outside must stay whole) or "none".
 
 
 # --- Memory probes ---------------------------------------------------------------------------
@@ -273,7 +272,10 @@ class Recorder:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        write_document(self.path, self.document(exitstatus))
+        try:
+            write_document(self.path, self.document(exitstatus))
+        except OSError as exc:  # the suite's result stands; only the record is lost
+            sys.stderr.write(f"perfgate: could not write {self.path}: {exc}\n")
         if self.memory is not None:
             self.memory.close()
 
@@ -316,5 +318,14 @@ def requested_path(config: pytest.Config) -> Path | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     path = requested_path(config)
-    if path is not None:
-        config.pluginmanager.register(Recorder(path), "perfgate-recorder")
+    if path is None:
+        return
+    try:  # a path that cannot be written is refused now, not after the whole suite ran
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir() or not os.access(path.parent, os.W_OK):
+            raise OSError("not a writable file path")
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"--perfgate-json / ${ENV_VAR}: cannot write {path}: {exc}"
+        ) from exc
+    config.pluginmanager.register(Recorder(path), "perfgate-recorder")
