@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from decision_rules import load_corpus  # noqa: E402
+import corpus  # noqa: E402
 from rules import sides  # noqa: E402
 
 from perfgate import stats  # noqa: E402
@@ -42,18 +42,15 @@ def adaptive(base, head) -> tuple[str, int]:
 
 def main() -> int:
     rng = random.Random(7)
-    series = load_corpus()
+    series = corpus.load()
     names = sorted(series)
     print("| slowdown | design | mean runs per side | regression | unchanged | inconclusive |")
     print("|---:|---|---:|---:|---:|---:|")
     for slowdown in (0.0, 0.05, 0.10, 0.20):
         fixed, adapt, spent = [], [], []
         for t in range(TRIALS):
-            s = series[names[t % len(names)]]
-            start = rng.randrange(0, len(s) - 2 * MAX_RUNS + 1)
-            window = s[start : start + 2 * MAX_RUNS]
-            base = window[0::2]
-            head = [v * (1 + slowdown) for v in window[1::2]]
+            base, head = corpus.draw(series[names[t % len(names)]], MAX_RUNS, rng)
+            head = [v * (1 + slowdown) for v in head]
             fixed.append(verdict(base, head, MAX_RUNS, stats.ALPHA))
             result, n = adaptive(base, head)
             adapt.append(result)

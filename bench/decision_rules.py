@@ -2,109 +2,231 @@
 
     python bench/decision_rules.py                 # the corpus, 1000 trials per cell
     python bench/decision_rules.py --fresh         # plus fresh runs on this machine
+    python bench/decision_rules.py --tune          # perfgate's choices: alpha, threshold, pairing
+    python bench/decision_rules.py --ceiling       # what any rule could reach on this noise
 
-The corpus (../shared/noise) holds real back-to-back runs on a shared 2-core
-VM.  A trial draws a window of 2n consecutive runs at a random place, takes
-runs 0, 2, 4, ... as base and 1, 3, 5, ... as head (they alternated in time,
+A trial (bench/corpus.py) draws 2n consecutive runs of one workload at a
+random place, takes alternate runs as base and head (they alternated in time,
 as perfgate's pairs do), multiplies head by 1 + slowdown, and asks each rule.
 With no slowdown, a `regression` is a false alarm; with one, a hit (power).
+The same seed draws the same windows for every rule, so rules differ only by
+how they decide.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
-import random
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from rules import RULES, Rule  # noqa: E402
+import corpus  # noqa: E402
+from corpus import Trial  # noqa: E402
+from rules import RULES, Rule, perfgate  # noqa: E402
 
-from perfgate.measure import RunSpec, measure  # noqa: E402
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "noise" / "vm-2core-a.json"
 SLOWDOWNS = (0.0, 0.02, 0.05, 0.10, 0.20)
 RUN_COUNTS = (5, 10, 20, 30)
+Pools = dict[int, list[Trial]]
 
 
-def load_corpus(path: Path = CORPUS) -> dict[str, list[float]]:
-    data = json.loads(path.read_text())
-    return {
-        name: [r["wall_s"] for r in w["runs"] if r["status"] == 0]
-        for name, w in data["workloads"].items()
-    }
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
-def draw(series: Sequence[float], n: int, rng: random.Random) -> tuple[list[float], list[float]]:
-    start = rng.randrange(0, len(series) - 2 * n + 1)
-    window = series[start : start + 2 * n]
-    return list(window[0::2]), list(window[1::2])
+def rate(rule: Rule, pool: Sequence[Trial], slowdown: float) -> float:
+    """Share of trials the rule calls a regression once head is `slowdown` slower."""
+    return sum(rule(t.base, t.slowed(slowdown)) for t in pool) / len(pool)
 
 
-def rate(rule: Rule, pool: list[tuple[list[float], list[float]]], slowdown: float) -> float:
-    hits = sum(rule(base, [v * (1 + slowdown) for v in head]) for base, head in pool)
-    return hits / len(pool)
-
-
-def table(title: str, pools: dict[int, list[tuple[list[float], list[float]]]]) -> str:
+def table(title: str, pools: Pools, rules: dict[str, Rule] = RULES) -> str:
     lines = [f"### {title}", ""]
     header = "| rule | runs | false alarms | power 2% | power 5% | power 10% | power 20% |"
     lines += [header, "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, rule in RULES.items():
+    for name, rule in rules.items():
+        progress(f"  {name}")
         for n, pool in pools.items():
             cells = [f"{rate(rule, pool, s):.1%}" for s in SLOWDOWNS]
             lines.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def corpus_pools(trials: int, seed: int) -> dict[int, list[tuple[list[float], list[float]]]]:
-    rng = random.Random(seed)
-    series = load_corpus()
-    names = sorted(series)
-    return {
-        n: [draw(series[names[t % len(names)]], n, rng) for t in range(trials)] for n in RUN_COUNTS
-    }
+# --- Tuning perfgate's rule ------------------------------------------------------------------
+
+TUNE_ALPHAS = (0.005, 0.01, 0.02)
+TUNE_THRESHOLDS = (0.02, 0.05)
 
 
-Pools = dict[int, list[tuple[list[float], list[float]]]]
+def by_workload(rule: Rule, pool: Sequence[Trial], slowdown: float) -> str:
+    """Power per workload, so a mixed figure can be read: which noise costs what."""
+    names = sorted({t.workload for t in pool})
+    shares = []
+    for name in names:
+        mine = [t for t in pool if t.workload == name]
+        shares.append(f"{rate(rule, mine, slowdown):.0%}")
+    return " / ".join(shares)
 
 
-def fresh_pools(trials: int, counts: Sequence[int]) -> Pools:
-    """Back-to-back runs of a small real command on this machine, measured by perfgate."""
-    code = "sum(i * i for i in range(300_000))"
+def tune_table(pools: Pools) -> str:
+    """The grid perfgate's ALPHA and PAIRED were chosen from (on the corpus only)."""
+    names = " / ".join(sorted({t.workload for pool in pools.values() for t in pool}))
+    lines = [
+        "### Tuning perfgate's rule on the corpus",
+        "",
+        f"| pairing | alpha | threshold | runs | false alarms | power 2% | power 5% "
+        f"| power 10% | power 20% | power 5% by workload ({names}) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for paired in (False, True):
+        for alpha in TUNE_ALPHAS:
+            for threshold in TUNE_THRESHOLDS:
+                progress(f"  paired={paired} alpha={alpha} threshold={threshold}")
+                rule = perfgate(threshold, alpha, paired)
+                for n, pool in pools.items():
+                    cells = " | ".join(f"{rate(rule, pool, s):.1%}" for s in SLOWDOWNS)
+                    lines.append(
+                        f"| {'paired' if paired else 'unpaired'} | {alpha:.1%} | "
+                        f"{threshold:.0%} | {n} | {cells} | {by_workload(rule, pool, 0.05)} |"
+                    )
+    return "\n".join(lines)
+
+
+# --- The ceiling: an oracle that knows the noise ----------------------------------------------
+
+
+def _log(values: Sequence[float]) -> list[float]:
+    return [math.log(v) for v in values]
+
+
+def hodges_lehmann_unpaired(base: Sequence[float], head: Sequence[float]) -> float:
+    return statistics.median(y - x for x in _log(base) for y in _log(head))
+
+
+def hodges_lehmann_paired(base: Sequence[float], head: Sequence[float]) -> float:
+    d = [y - x for x, y in zip(_log(base), _log(head), strict=True)]
+    return statistics.median((d[i] + d[j]) / 2 for i in range(len(d)) for j in range(i, len(d)))
+
+
+def median_difference(base: Sequence[float], head: Sequence[float]) -> float:
+    return statistics.median(_log(head)) - statistics.median(_log(base))
+
+
+def mean_difference(base: Sequence[float], head: Sequence[float]) -> float:
+    return statistics.fmean(_log(head)) - statistics.fmean(_log(base))
+
+
+CEILING_STATISTICS: dict[str, Callable[[Sequence[float], Sequence[float]], float]] = {
+    "Hodges-Lehmann, unpaired": hodges_lehmann_unpaired,
+    "Hodges-Lehmann, paired": hodges_lehmann_paired,
+    "median difference": median_difference,
+    "mean difference": mean_difference,
+}
+
+
+def oracle_power(statistic, pool: Sequence[Trial], slowdown: float) -> float:
+    """Power of "statistic above its own 99th percentile under no change", that
+    percentile read off these very trials: a rule that knows the noise exactly,
+    which no real rule does.  The statistics are shift-equivariant on the log
+    scale, so a planted slowdown adds log(1 + slowdown) to each null value."""
+    null = sorted(statistic(t.base, t.head) for t in pool)
+    critical = null[math.ceil(0.99 * len(null)) - 1]
+    shift = math.log1p(slowdown)
+    return sum(v + shift > critical for v in null) / len(null)
+
+
+def ceiling_table(pools: Pools) -> str:
+    names = sorted({t.workload for pool in pools.values() for t in pool})
+    lines = [
+        "### The ceiling: an oracle calibrated on the corpus itself, 1% false alarms per workload",
+        "",
+        "| statistic | runs | power 5% (mean of workloads) | power 5% by workload ("
+        + " / ".join(names)
+        + ") | power 10% (mean) |",
+        "|---|---:|---:|---|---:|",
+    ]
+    for label, statistic in CEILING_STATISTICS.items():
+        progress(f"  {label}")
+        for n, pool in pools.items():
+            per5, per10 = [], []
+            for name in names:
+                mine = [t for t in pool if t.workload == name]
+                per5.append(oracle_power(statistic, mine, 0.05))
+                per10.append(oracle_power(statistic, mine, 0.10))
+            lines.append(
+                f"| {label} | {n} | {statistics.fmean(per5):.1%} | "
+                + " / ".join(f"{p:.0%}" for p in per5)
+                + f" | {statistics.fmean(per10):.1%} |"
+            )
+    return "\n".join(lines)
+
+
+# --- Fresh runs on the machine at hand ----------------------------------------------------------
+
+FRESH_COMMANDS = {
+    "cpu_40ms": "sum(i * i for i in range(300_000))",
+    "imports": "import json, decimal, email.parser, http.client",
+}
+
+
+def fresh_series(runs_per_command: int) -> dict[str, list[float]]:
+    """Back-to-back runs of small real commands, measured by perfgate.measure."""
+    from perfgate.measure import RunSpec, measure
+
+    series: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        spec = RunSpec((sys.executable, "-c", code), Path(tmp), dict(os.environ), 60,
-                       Path(tmp) / "run.log")  # fmt: skip
-        needed = max(counts) * 2 + trials * 2
-        series = []
-        for i in range(needed):
-            series.append(measure(spec).wall_s)
-            if i % 100 == 0:
-                print(f"fresh runs: {i} of {needed}", file=sys.stderr, flush=True)
-    rng = random.Random(1)
-    return {n: [draw(series, n, rng) for _ in range(trials)] for n in counts}
+        for name, code in FRESH_COMMANDS.items():
+            spec = RunSpec(
+                (sys.executable, "-c", code), Path(tmp), dict(os.environ), 60, Path(tmp) / "log"
+            )
+            values = []
+            for i in range(runs_per_command):
+                sample = measure(spec, order=i)
+                if not sample.ok:
+                    raise SystemExit(f"fresh run of {name} failed (exit {sample.exit_code})")
+                values.append(sample.wall_s)
+                if i % 100 == 0:
+                    progress(f"fresh runs of {name}: {i} of {runs_per_command}")
+            series[name] = values
+    return series
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--trials", type=int, default=1000, help="trials per cell (corpus)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--fresh", action="store_true", help="also measure fresh runs here")
     parser.add_argument("--fresh-trials", type=int, default=200)
+    parser.add_argument(
+        "--fresh-runs", type=int, default=300, help="runs measured per fresh command"
+    )
+    parser.add_argument("--tune", action="store_true", help="print perfgate's tuning grid")
+    parser.add_argument("--ceiling", action="store_true", help="print the oracle's ceiling")
     args = parser.parse_args()
     started = time.monotonic()
-    print(table(f"Recorded noise ({CORPUS.name}, {args.trials} trials per cell)",
-                corpus_pools(args.trials, args.seed)))  # fmt: skip
-    if args.fresh:
-        pools = fresh_pools(args.fresh_trials, (5, 10, 20))
+    pools = corpus.pools(corpus.load(), RUN_COUNTS, args.trials, args.seed)
+    title = f"Recorded noise ({corpus.CORPUS.name}, {args.trials} trials per cell)"
+    progress(title)
+    print(table(title, pools))
+    if args.tune:
         print()
-        print(table(f"Fresh runs on this machine ({args.fresh_trials} trials per cell)", pools))
-    print(f"\n({time.monotonic() - started:.0f} s)", file=sys.stderr)
+        print(tune_table(pools))
+    if args.ceiling:
+        print()
+        print(ceiling_table(pools))
+    if args.fresh:
+        series = fresh_series(args.fresh_runs)
+        fresh = corpus.pools(series, RUN_COUNTS, args.fresh_trials, args.seed)
+        names = ", ".join(FRESH_COMMANDS)
+        title = f"Fresh runs on this machine ({names}; {args.fresh_trials} trials per cell)"
+        progress(title)
+        print()
+        print(table(title, fresh))
+    progress(f"({time.monotonic() - started:.0f} s)")
     return 0
 
 
