@@ -21,7 +21,10 @@ def test_defaults_need_only_a_command(tmp_path: Path) -> None:
     assert cfg.command == ("pytest", "-q")
     assert cfg.command_text == "pytest -q"
     assert (cfg.runs, cfg.max_runs, cfg.warmup) == (10, 30, 1)
-    assert cfg.thresholds == {"wall_time": 0.05, "cpu_time": 0.05, "peak_memory": 0.10}
+    assert cfg.thresholds == {
+        "wall_time": 0.05, "cpu_time": 0.05, "peak_memory": 0.10, "instructions": 0.01,
+    }  # fmt: skip
+    assert cfg.instructions is False
     assert cfg.head == "HEAD" and cfg.base is None
 
 
@@ -79,6 +82,10 @@ def test_thresholds_as_percent_or_fraction(text: object, expected: float) -> Non
         ({"timeout": "soon"}, ["timeout", "'soon'", "seconds"]),
         ({"timeout": "0"}, ["timeout"]),
         ({"venv": "maybe"}, ["venv", "true or false"]),
+        ({"instructions": "sometimes"}, ["instructions", "'sometimes'", "true or false"]),
+        ({"instructions": 3}, ["instructions", "3"]),
+        ({"instructions-threshold": "1"}, ["instructions-threshold", "'1'", "0.05"]),
+        ({"instructions-threshold": "-2%"}, ["instructions-threshold", "'-2%'"]),
         ({"breakdown": "unittest"}, ["breakdown", "pytest"]),
         ({"imports": ["ok", "not a module"]}, ["imports", "'not a module'"]),
         ({"imports": 3}, ["imports"]),
@@ -179,3 +186,14 @@ def test_settings_record_what_a_reader_needs(tmp_path: Path) -> None:
     cfg = config.load(repo=tmp_path, layers=(("flags", {"command": "true", "runs": "5"}),))
     settings = cfg.settings()
     assert settings["runs"] == 5 and settings["time_threshold"] == 0.05
+
+
+def test_instructions_from_the_file_and_its_threshold_from_a_flag(tmp_path: Path) -> None:
+    write_yaml(tmp_path, "command: make bench\ninstructions: true\n")
+    cfg = config.load(repo=tmp_path, layers=(("command line", {"instructions-threshold": "0.5%"}),))
+    assert cfg.instructions is True
+    assert cfg.thresholds["instructions"] == pytest.approx(0.005)
+    assert cfg.settings()["instructions"] is True
+    assert cfg.settings()["instructions_threshold"] == pytest.approx(0.005)
+    off = config.load(repo=tmp_path, layers=(("action input", {"instructions": "false"}),))
+    assert off.instructions is False

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, config, runner, stats, workspace
+from . import __version__, config, instructions, runner, stats, workspace
 from .environment import capture
 from .errors import (
     EXIT_INFRASTRUCTURE,
@@ -51,6 +51,9 @@ KEY_HELP: dict[str, str] = {
     "time-budget": "stop adding runs after this many seconds in all (e.g. 10m)",
     "time-threshold": "smallest wall/CPU time change that counts, 5%% or 0.05 (default: 5%%)",
     "memory-threshold": "smallest peak memory change that counts (default: 10%%)",
+    "instructions": "also count the benchmark's instructions, a metric that barely varies "
+    "(perf or valgrind; --instructions alone means true)",
+    "instructions-threshold": "smallest instruction count change that counts (default: 1%%)",
     "json": "write the results JSON (schema perfgate/1) to this path",
     "markdown": "write the Markdown report to this path",
     "seed": "seed of the shuffled run order (default: random, recorded in the results)",
@@ -59,8 +62,15 @@ KEY_HELP: dict[str, str] = {
 }
 CONFIG_HELP = "configuration file (default: .perfgate.yml in the repository)"
 COUNT_KEYS = ("runs", "max-runs", "warmup", "seed")
-RUN_KEYS = ("command", "runs", "warmup", "timeout", "json", "markdown", "working-directory")
-COMPARE_KEYS = ("time-threshold", "memory-threshold", "json", "markdown")
+#: Switches: `--venv` alone means true; `--venv false` still says it outright.
+BOOL_KEYS = ("venv", "instructions")
+RUN_KEYS = (
+    "command", "runs", "warmup", "timeout", "json", "markdown", "working-directory",
+    "instructions",
+)  # fmt: skip
+COMPARE_KEYS = (
+    "time-threshold", "memory-threshold", "instructions-threshold", "json", "markdown",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +137,11 @@ def _add_keys(parser: argparse.ArgumentParser, keys: Sequence[str]) -> None:
         metavar = (
             "N" if key in ("runs", "max-runs", "warmup", "seed") else key.split("-")[0].upper()
         )
+        if key in BOOL_KEYS:
+            parser.add_argument(
+                f"--{key}", dest=key, metavar="BOOL", nargs="?", const="true", help=KEY_HELP[key]
+            )
+            continue
         parser.add_argument(f"--{key}", dest=key, metavar=metavar, help=KEY_HELP[key])
 
 
@@ -205,6 +220,7 @@ def gate_command(args: argparse.Namespace, command: list[str]) -> int:
 def run_command(args: argparse.Namespace, command: list[str]) -> int:
     """The seed's benchmark script grown up: N runs of one command, statistics printed."""
     cfg = _load(args, RUN_KEYS, command)
+    counter = instructions.require_counter() if cfg.instructions else None
     cwd = (cfg.repo / cfg.working_directory).resolve()
     if not cwd.is_dir():
         raise ConfigError(f"working-directory: {cfg.working_directory!r} does not exist")
@@ -220,17 +236,25 @@ def run_command(args: argparse.Namespace, command: list[str]) -> int:
             log_dir=Path(logs),
         )
         progress = Progress()
-        samples = runner.run_single(target, runs=cfg.runs, warmup=cfg.warmup, progress=progress)
+        samples = runner.run_single(
+            target, runs=cfg.runs, warmup=cfg.warmup, progress=progress, instructions=counter
+        )
         progress.done()
     results = Results(
         verdict=None,
         sides={"run": Side(ref="", sha="", samples=samples)},
         command=cfg.command_text,
         environment=capture(),
-        settings=cfg.settings(),
+        settings={**cfg.settings(), **_counter_settings(counter)},
     )
     print(console.render_run(results))
     return EXIT_PASS if _write_outputs(results, cfg) else EXIT_INFRASTRUCTURE
+
+
+def _counter_settings(counter: instructions.Counter | None) -> dict[str, str]:
+    """How instructions were counted, for the results (a reader weighs perf and callgrind
+    counts differently: perf counts what the CPU retired, callgrind what it simulated)."""
+    return {"instructions_counter": counter.note} if counter is not None else {}
 
 
 def compare_command(args: argparse.Namespace) -> int:
@@ -258,6 +282,7 @@ def compare_command(args: argparse.Namespace) -> int:
         "wall_time": settings["time_threshold"],
         "cpu_time": settings["time_threshold"],
         "peak_memory": settings["memory_threshold"],
+        "instructions": settings["instructions_threshold"],
     }
     comparisons = stats.compare(base, head, thresholds)
     verdict = stats.gate_verdict(comparisons)
@@ -312,6 +337,7 @@ def _recorded_thresholds(source: Results, cfg: config.Config) -> dict[str, Any]:
     for key, name in (
         ("time-threshold", "time_threshold"),
         ("memory-threshold", "memory_threshold"),
+        ("instructions-threshold", "instructions_threshold"),
     ):
         if key in cfg.sources or name not in settings:
             settings[name] = getattr(cfg, name)

@@ -48,6 +48,10 @@ class Config:
     time_budget_s: float | None = None
     time_threshold: float = 0.05
     memory_threshold: float = 0.10
+    #: Count the benchmark's instructions too (see instructions.py): a metric that
+    #: barely varies on a noisy runner, hence its own, much smaller threshold.
+    instructions: bool = False
+    instructions_threshold: float = 0.01
     json_path: Path | None = None
     markdown_path: Path | None = None
     seed: int | None = None
@@ -63,6 +67,7 @@ class Config:
             "wall_time": self.time_threshold,
             "cpu_time": self.time_threshold,
             "peak_memory": self.memory_threshold,
+            "instructions": self.instructions_threshold,
         }
 
     def settings(self) -> dict[str, Any]:
@@ -75,6 +80,8 @@ class Config:
             "time_budget_s": self.time_budget_s,
             "time_threshold": self.time_threshold,
             "memory_threshold": self.memory_threshold,
+            "instructions": self.instructions,
+            "instructions_threshold": self.instructions_threshold,
             "setup": self.setup,
             "working_directory": self.working_directory,
         }
@@ -201,6 +208,8 @@ PARSERS: Mapping[str, tuple[str, Any]] = {
     "time-budget": ("time_budget_s", _parse_seconds),
     "time-threshold": ("time_threshold", parse_threshold),
     "memory-threshold": ("memory_threshold", parse_threshold),
+    "instructions": ("instructions", parse_bool),
+    "instructions-threshold": ("instructions_threshold", parse_threshold),
     "json": ("json_path", _parse_path),
     "markdown": ("markdown_path", _parse_path),
     "seed": ("seed", _parse_int(0)),

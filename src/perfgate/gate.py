@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import breakdown, runner, stats, workspace
 from . import imports as imports_module
+from . import instructions as instructions_module
 from .config import Config
 from .environment import capture
 from .errors import EXIT_PASS, EXIT_REGRESSION, ConfigError, PerfgateError
@@ -46,9 +47,11 @@ def new_seed() -> int:
 def run_gate(config: Config, progress: Progress) -> Outcome:
     """Measure base and head, compare them and decide.
 
-    ConfigError propagates: it is raised before anything runs.  Every later
+    ConfigError propagates: it is raised before anything runs (a machine that
+    cannot count instructions when they were asked for included).  Every later
     failure becomes an `error` outcome that keeps what was measured so far.
     """
+    counter = instructions_module.require_counter() if config.instructions else None
     repo = workspace.git_toplevel(config.repo)
     base_ref = config.base or workspace.default_base(repo)
     refs = {"base": base_ref, "head": config.head}
@@ -58,19 +61,23 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
         f"perfgate: base {base_ref} ({shas['base'][:12]}) against head {config.head} "
         f"({shas['head'][:12]}), {config.runs} to {config.max_runs} runs per side, seed {seed}"
     )
+    if counter is not None:
+        progress.step(f"counting instructions in runs of their own: {counter.note}")
     alpha = stats.ALPHA / len(stats.looks(config.runs, config.max_runs))
     try:
-        samples, evidence = _measure(config, repo, shas, seed, alpha, progress)
+        samples, evidence = _measure(config, repo, shas, seed, alpha, progress, counter)
     except ConfigError:
         raise
     except PerfgateError as error:
         kept = getattr(error, "samples", {}) or {}
         sides = {side: Side(refs[side], shas[side], kept.get(side, ())) for side in SIDES}
-        return _error_outcome(config, sides, seed, error)
+        return _error_outcome(config, sides, seed, error, counter)
     sides = {side: Side(refs[side], shas[side], samples[side]) for side in SIDES}
     comparisons = stats.compare(sides["base"], sides["head"], config.thresholds, alpha)
     verdict = stats.gate_verdict(comparisons)
-    results = _results(config, sides, seed, verdict=verdict, comparisons=comparisons)
+    results = _results(
+        config, sides, seed, verdict=verdict, comparisons=comparisons, counter=counter
+    )
     results = replace(results, breakdown=evidence)
     return Outcome(results, EXIT_REGRESSION if verdict == "fail" else EXIT_PASS)
 
@@ -82,6 +89,7 @@ def _measure(
     seed: int,
     alpha: float,
     progress: Progress,
+    counter: instructions_module.Counter | None = None,
 ) -> tuple[dict[str, tuple[Sample, ...]], dict | None]:
     with (
         tempfile.TemporaryDirectory(prefix="perfgate-logs-") as logs,
@@ -142,6 +150,7 @@ def _measure(
             time_budget_s=config.time_budget_s,
             settled=settled,
             progress=progress,
+            instructions=counter,
         )
         progress.done()
         samples = {"base": base_samples, "head": head_samples}
@@ -255,7 +264,9 @@ def _results(
     verdict: str | None,
     comparisons: tuple = (),
     error: str | None = None,
+    counter: instructions_module.Counter | None = None,
 ) -> Results:
+    counted = {"instructions_counter": counter.note} if counter is not None else {}
     return Results(
         verdict=verdict,
         sides=dict(sides),
@@ -268,16 +279,21 @@ def _results(
             **config.settings(),
             "alpha": stats.ALPHA / len(stats.looks(config.runs, config.max_runs)),
             "looks": stats.looks(config.runs, config.max_runs),
+            **counted,
         },
     )
 
 
 def _error_outcome(
-    config: Config, sides: Mapping[str, Side], seed: int, error: PerfgateError
+    config: Config,
+    sides: Mapping[str, Side],
+    seed: int,
+    error: PerfgateError,
+    counter: instructions_module.Counter | None = None,
 ) -> Outcome:
     message = str(error)
     tail = getattr(error, "log_tail", "")
     if tail:
         message = f"{message}\n\n{tail.rstrip()}"
-    results = _results(config, sides, seed, verdict="error", error=message)
+    results = _results(config, sides, seed, verdict="error", error=message, counter=counter)
     return Outcome(results, error.exit_code)

@@ -20,13 +20,17 @@ SCHEMA = "perfgate/1"
 #: Metric names as they appear in `comparisons[].metric`, and the Sample field
 #: each is read from.  peak_memory gates on the whole process tree, because a
 #: suite that starts worker processes is as hungry as all of them together.
+#: instructions is only there when the gate counted them (`instructions: true`):
+#: see `Side.measures` and `measured_metrics`.
 METRIC_FIELDS: Mapping[str, str] = {
     "wall_time": "wall_s",
     "cpu_time": "cpu_s",
     "peak_memory": "tree_peak_rss_bytes",
+    "instructions": "instructions",
 }
 TIME_METRICS = ("wall_time", "cpu_time")
 MEMORY_METRICS = ("peak_memory",)
+COUNT_METRICS = ("instructions",)
 
 VERDICTS = ("regression", "improvement", "unchanged", "inconclusive")
 GATE_VERDICTS = ("pass", "fail", "error")
@@ -72,6 +76,16 @@ class Side:
 
     def values(self, metric: str) -> list[float]:
         return [s.value(metric) for s in self.samples]
+
+    def measures(self, metric: str) -> bool:
+        """Whether every run has a value for `metric`: instructions are counted only when
+        asked for, and a results file from before they existed has none."""
+        return all(getattr(s, METRIC_FIELDS[metric]) is not None for s in self.samples)
+
+
+def measured_metrics(*sides: Side) -> tuple[str, ...]:
+    """The metrics of METRIC_FIELDS that every one of `sides` has a value for, in order."""
+    return tuple(m for m in METRIC_FIELDS if all(side.measures(m) for side in sides))
 
 
 @dataclass(frozen=True)

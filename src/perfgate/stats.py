@@ -8,7 +8,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .results import METRIC_FIELDS, Comparison, Side
+from .results import Comparison, Side, measured_metrics
 
 
 @dataclass(frozen=True)
@@ -427,9 +427,11 @@ def compare(
     *,
     paired: bool = PAIRED,
 ) -> tuple[Comparison, ...]:
-    """One comparison per metric of METRIC_FIELDS, each tested at `alpha`."""
+    """One comparison per metric of METRIC_FIELDS that both sides measured (instructions
+    only when counted), each tested at `alpha`."""
     return tuple(
-        compare_metric(base, head, m, thresholds[m], alpha, paired=paired) for m in METRIC_FIELDS
+        compare_metric(base, head, m, thresholds[m], alpha, paired=paired)
+        for m in measured_metrics(base, head)
     )
 
 

@@ -36,7 +36,8 @@ from .publish import publish
 #: Inputs that are gate settings: the same names as `.perfgate.yml` keys and CLI flags.
 GATE_INPUTS = (
     "command", "setup", "base", "head", "runs", "max-runs", "warmup", "timeout",
-    "time-threshold", "memory-threshold", "working-directory",
+    "time-threshold", "memory-threshold", "instructions", "instructions-threshold",
+    "working-directory",
 )  # fmt: skip
 #: Inputs that only the Action has.
 ACTION_ONLY_INPUTS = (

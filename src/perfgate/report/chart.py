@@ -12,7 +12,7 @@ import re
 import statistics
 
 from ..results import METRIC_FIELDS, Results
-from .format import is_memory, label, plain_number
+from .format import is_count, is_memory, label, plain_number
 
 #: Points per line beyond which runs are averaged in bins: a chart of 2,000
 #: points renders slowly, is unreadable, and would eat the comment's size limit.
@@ -40,6 +40,8 @@ def _unit(metric: str, values: list[float]) -> tuple[str, float]:
     """The axis unit and the factor from the stored unit (s or bytes) to it."""
     if is_memory(metric):
         return "MB", 1e-6
+    if is_count(metric):
+        return "M instr", 1e-6
     if metric in ("wall_time", "cpu_time") and values and max(abs(v) for v in values) < 1:
         return "ms", 1e3
     if metric in ("wall_time", "cpu_time"):

@@ -15,6 +15,7 @@ RUN_ROWS = (
     ("CPU time", "cpu_time", lambda s: s.cpu_s),
     ("peak memory (process tree)", "peak_memory", lambda s: float(s.tree_peak_rss_bytes)),
     ("peak memory (largest process)", "peak_memory", lambda s: float(s.max_rss_bytes)),
+    ("instructions", "instructions", lambda s: float(s.instructions)),
 )
 TIME_METRICS = ("wall_time", "cpu_time")
 #: Above this coefficient of variation a timing is too noisy to trust: a
@@ -41,6 +42,8 @@ def _run_rows(side: Side) -> tuple[list[list[str]], list[str]]:
     rows = [["", "average", "median", "min", "max", "stdev", "CV"]]
     warnings = []
     for title, metric, read in RUN_ROWS:
+        if not side.measures(metric):  # instructions: counted only when asked for
+            continue
         s = stats.summarize([read(sample) for sample in ok])
         figures = [quantity(metric, v) for v in (s.mean, s.median, s.min, s.max, s.stdev)]
         rows.append([title, *figures, share(s.cv)])

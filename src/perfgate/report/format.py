@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import math
 
-METRIC_LABELS = {"wall_time": "wall time", "cpu_time": "CPU time", "peak_memory": "peak memory"}
+METRIC_LABELS = {
+    "wall_time": "wall time",
+    "cpu_time": "CPU time",
+    "peak_memory": "peak memory",
+    "instructions": "instructions",
+}
+#: Metrics that are counts, not seconds or bytes (see results.COUNT_METRICS).
+COUNT_METRICS = ("instructions",)
 VERDICT_ICONS = {
     "regression": "🔴",
     "improvement": "🟢",
@@ -27,6 +34,10 @@ def label(metric: str) -> str:
 
 def is_memory(metric: str) -> bool:
     return metric == "peak_memory"
+
+
+def is_count(metric: str) -> bool:
+    return metric in COUNT_METRICS
 
 
 def _finite(value: float) -> bool:
@@ -63,7 +74,27 @@ def mebibytes(value: float) -> str:
     return f"{value / 2**20:,.1f} MiB"
 
 
+def instructions(value: float) -> str:
+    """An instruction count with 3 significant figures and an SI prefix: 1.23 G instr.
+
+    Billions are what a test suite executes; all ten digits would hide which
+    ones changed.
+    """
+    if not _finite(value):
+        return "n/a"
+    size = abs(value)
+    if size >= 999.5e9:
+        return f"{value / 1e9:,.0f} G instr"
+    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        text = f"{value / factor:.3g}"
+        if float(f"{size / factor:.3g}") >= 1:  # 999,999 is 1 M, not 1e+03 k
+            return f"{text} {prefix} instr"
+    return f"{value:.0f} instr"
+
+
 def quantity(metric: str, value: float) -> str:
+    if is_count(metric):
+        return instructions(value)
     return megabytes(value) if is_memory(metric) else seconds(value)
 
 

@@ -19,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import stats
-from ..results import METRIC_FIELDS, Comparison, Results, Side
+from ..results import METRIC_FIELDS, Comparison, Results, Side, measured_metrics
 from .chart import chart_sides, mermaid_runs
 from .format import (
     VERDICT_ICONS,
     delta,
     interval,
+    is_count,
     is_memory,
     label,
     percent,
@@ -149,7 +150,7 @@ def run_table(results: Results) -> str:
         ok = [s for s in side.samples if s.ok]
         if not ok:
             continue
-        for metric in METRIC_FIELDS:
+        for metric in measured_metrics(Side(side.ref, side.sha, tuple(ok))):
             s = stats.summarize([sample.value(metric) for sample in ok])
             rows.append(
                 f"| {plain(name)} | {label(metric)} | {len(ok)} | {quantity(metric, s.median)} | "
@@ -198,6 +199,8 @@ def sensitivity_advice(results: Results, c: Comparison) -> str:
     advice = f"add runs (runs: {runs})" if runs else "add runs"
     if c.metric == "wall_time":
         return advice + ", gate on CPU time, or use a quieter runner"
+    if is_count(c.metric):  # a quieter runner changes no count: the work itself varies
+        return advice + ", or make the benchmark's work repeatable (fixed seeds, no clocks)"
     if not is_memory(c.metric):
         return advice + " or use a quieter runner"
     return advice
@@ -209,7 +212,7 @@ def sensitivity_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) ->
     for c in results.comparisons:
         if c.detectable_change is None or not math.isfinite(c.detectable_change):
             continue
-        kind = "memory" if is_memory(c.metric) else "time"
+        kind = "memory" if is_memory(c.metric) else "count" if is_count(c.metric) else "time"
         detectable = share(c.detectable_change)
         if c.detectable_change <= c.threshold:
             lines.append(
@@ -254,7 +257,7 @@ def _side_line(name: str, side: Side) -> str:
     if len(ok) >= 2:
         cvs = [
             f"{label(m)} {share(stats.summarize([s.value(m) for s in ok]).cv)}"
-            for m in METRIC_FIELDS
+            for m in measured_metrics(Side(side.ref, side.sha, tuple(ok)))
         ]
         line += "; noise (CV): " + ", ".join(cvs)
     return line
@@ -273,6 +276,9 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
     thresholds = [f"{_label(c.metric)} {share(c.threshold, 0)}" for c in results.comparisons]
     if thresholds:
         lines.append("- thresholds: " + ", ".join(thresholds))
+    counter = results.settings.get("instructions_counter")
+    if counter:
+        lines.append(f"- instructions counted in runs of their own with {plain(str(counter))}")
     methods = sorted({plain(c.method) for c in results.comparisons if c.method})
     if methods:
         lines.append(f"- statistics: {'; '.join(methods)}; 95% intervals")
@@ -287,7 +293,7 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
 def charts_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
     """Base against head in run order, one chart per metric, as many as fit (time first)."""
     metrics = [c.metric for c in results.comparisons if c.metric in METRIC_FIELDS]
-    metrics = metrics or list(METRIC_FIELDS)
+    metrics = metrics or list(measured_metrics(*results.sides.values()))
     who = "base against head" if len(chart_sides(results)) == 2 else "each run"
     top = f"<details><summary>Runs in the order they ran: {who}</summary>\n\n"
     end = "\n\n</details>"
@@ -308,27 +314,34 @@ def charts_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
     return top + "\n\n".join(charts) + end
 
 
-def _raw_row(name: str, s) -> str:  # noqa: ANN001 - a Sample
+def _raw_row(name: str, s, counted: bool = False) -> str:  # noqa: ANN001 - a Sample
+    """One run; with `counted`, its exact instruction count too (exact: it is the point)."""
+    count = f" {s.instructions if s.instructions is not None else ''} |" if counted else ""
     return (
         f"| {s.order} | {name} | {s.wall_s:.4f} | {s.cpu_s:.4f} | "
-        f"{s.max_rss_bytes / 1e6:.1f} | {s.tree_peak_rss_bytes / 1e6:.1f} | "
+        f"{s.max_rss_bytes / 1e6:.1f} | {s.tree_peak_rss_bytes / 1e6:.1f} |{count} "
         f"{'timeout' if s.timed_out else s.exit_code} |"
     )
 
 
 def raw_runs_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
     """Every run as a row in run order, as many as fit in `budget` characters."""
+    counted = any(
+        s.instructions is not None for side in results.sides.values() for s in side.samples
+    )
     rows = sorted(
-        (s.order, _raw_row(plain(name), s))
+        (s.order, _raw_row(plain(name), s, counted))
         for name, side in results.sides.items()
         for s in side.samples
     )
     if not rows:
         return ""
+    count_head, count_align = (" instructions |", "---:|") if counted else ("", "")
     top = (
         "<details><summary>Raw runs</summary>\n\n"
-        "| order | side | wall s | CPU s | largest process MB | tree peak MB | exit |\n"
-        "|---:|---|---:|---:|---:|---:|---:|"
+        "| order | side | wall s | CPU s | largest process MB | tree peak MB |"
+        f"{count_head} exit |\n"
+        f"|---:|---|---:|---:|---:|---:|{count_align}---:|"
     )
     end = "\n\n</details>"
     note_room = len(f"\n\n… {len(rows):,} runs not shown; see the results JSON")
