@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
 import pytest
 from report_helpers import make_error, make_results, make_run
 
+from perfgate import stats
 from perfgate.breakdown import Breakdown
+from perfgate.github.publish import status_description
 from perfgate.report import chart, console, format, markdown
 from perfgate.results import Comparison, Results, Sample, Side
 
@@ -314,6 +317,7 @@ def test_number_formats() -> None:
     assert format.percent(0.384, 0) == "+38%"
     assert format.share(0.042) == "4.2%"
     assert format.share(0.00021) == "0.02%" and format.share(0.0) == "0.0%"
+    assert format.share(2e-9) == "<0.0001%" and format.share(1e-6) == "0.0001%"
     assert format.seconds(1e-12) == "0 s"
     assert format.delta("peak_memory", 50e6, 50e6 - 1000) == "±0.0 MB"
     assert format.interval((-0.01, 0.02)) == "−1.0% … +2.0%"
@@ -360,3 +364,67 @@ def test_results_without_runs_still_render() -> None:
     assert text.startswith("<!-- perfgate:perfgate -->\n### ℹ️ perfgate: 0 runs measured")
     assert "Raw runs" not in text and "```mermaid" not in text
     assert len(markdown.render_comment(empty, marker="perfgate", max_chars=5)) <= 5
+
+
+# --- The instructions metric ------------------------------------------------------------------
+
+
+def with_counts(results: Results, base: int, head: int) -> Results:
+    """`results` as a gate with `instructions: true` records it, judged by the real stats."""
+    sides = {
+        name: Side(side.ref, side.sha, tuple(
+            dataclasses.replace(s, instructions=count + k) for k, s in enumerate(side.samples)
+        ))
+        for (name, side), count in zip(results.sides.items(), (base, head), strict=True)
+    }  # fmt: skip
+    thresholds = {"wall_time": 0.05, "cpu_time": 0.05, "peak_memory": 0.10, "instructions": 0.01}
+    comparisons = stats.compare(sides["base"], sides["head"], thresholds)
+    settings = {**results.settings, "instructions_counter": "valgrind --tool=callgrind"}
+    return dataclasses.replace(
+        results, sides=sides, comparisons=comparisons, settings=settings,
+        verdict=stats.gate_verdict(comparisons),
+    )  # fmt: skip
+
+
+def test_an_instructions_regression_has_its_row_its_noise_and_its_status() -> None:
+    results = with_counts(make_results(), 1_230_000_000, 1_476_000_000)
+    assert [c.metric for c in results.regressions] == ["instructions"]
+    text = markdown.render_comment(results)
+    assert text.splitlines()[0] == "### ❌ perfgate: fail — instructions +20.0% (regression)"
+    assert (
+        "| instructions | 1.23 G instr | 1.48 G instr | +20.0% | +20.0% … +20.0% | 🔴 regression |"
+    ) in text
+    details = text[text.index("<summary>Details</summary>") :]
+    base_line = r"- base: main `a+`, 10 runs; noise \(CV\): .*, instructions <0\.0001%"
+    assert re.search(base_line, details)
+    assert "instructions 1%" in details  # its threshold
+    assert "counted in runs of their own with valgrind --tool=callgrind" in details
+    assert "| tree peak MB | instructions | exit |" in text
+    assert "| 1230000000 | 0 |" in text  # the raw count, exact
+    assert 'title "instructions per run: base blue, head orange"' in text
+    assert status_description(results).startswith("instructions +20.0% (regression); wall time")
+    terminal = console.render_gate(results)
+    assert re.search(r"instructions +1\.23 G instr +1\.48 G instr +\+20\.0%", terminal)
+
+
+def test_run_prints_the_instruction_count_and_its_variation() -> None:
+    run = make_run(runs=4)
+    side = run.sides["run"]
+    counts = (1_000_000_000, 1_000_000_100, 999_999_900, 1_000_000_000)
+    samples = tuple(
+        dataclasses.replace(s, instructions=c) for s, c in zip(side.samples, counts, strict=True)
+    )
+    text = console.render_run(dataclasses.replace(run, sides={"run": Side("", "", samples)}))
+    row = next(line for line in text.splitlines() if line.startswith("instructions"))
+    assert row.split()[1:] == ["1", "G", "instr"] * 4 + ["82", "instr", "<0.0001%"]
+    assert "instructions" not in console.render_run(run)  # not counted: no row
+
+
+def test_instruction_counts_read_with_an_si_prefix() -> None:
+    assert format.instructions(1_234_567_890) == "1.23 G instr"
+    assert format.instructions(45_142_130) == "45.1 M instr"
+    assert format.instructions(999_999) == "1 M instr"
+    assert format.instructions(512) == "512 instr"
+    assert format.instructions(2.5e12) == "2,500 G instr"
+    assert format.quantity("instructions", 3e6) == "3 M instr"
+    assert format.delta("instructions", 1e9, 1.5e9) == "+500 M instr"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import statistics
@@ -378,3 +379,39 @@ def test_a_stricter_alpha_needs_stronger_evidence() -> None:
     assert stats.compare_metric(base, head, "wall_time", 0.05, alpha=0.01).verdict == "regression"
     strict = stats.compare_metric(base, head, "wall_time", 0.05, alpha=0.001)
     assert strict.verdict == "inconclusive"
+
+
+# --- instructions: a metric only when counted ------------------------------------------------
+
+
+def counted(side: Side, counts: list[int]) -> Side:
+    """`side` with an instruction count per run, as a gate with `instructions: true` has."""
+    samples = tuple(
+        dataclasses.replace(s, instructions=c) for s, c in zip(side.samples, counts, strict=True)
+    )
+    return dataclasses.replace(side, samples=samples)
+
+
+def test_instructions_are_compared_only_when_both_sides_carry_counts() -> None:
+    walls = [1.0, 1.01, 0.99, 1.0, 1.02]
+    base, head = interleaved(walls, walls)
+    thresholds = {**THRESHOLDS, "instructions": 0.01}
+    assert "instructions" not in by_metric(base, head)  # no counts: no metric, no crash
+    with_counts = counted(base, [10**9] * 5)
+    assert [c.metric for c in stats.compare(with_counts, head, thresholds)] == [
+        "wall_time", "cpu_time", "peak_memory",
+    ]  # fmt: skip
+    head_counts = counted(head, [int(1.02e9) + k for k in range(5)])
+    found = {c.metric: c for c in stats.compare(with_counts, head_counts, thresholds)}
+    assert found["instructions"].verdict == "regression"
+    assert found["instructions"].change == pytest.approx(0.02, abs=1e-5)
+    assert stats.gate_verdict(tuple(found.values())) == "fail"
+
+
+def test_a_count_that_moved_less_than_its_threshold_is_unchanged() -> None:
+    walls = [1.0, 1.01, 0.99, 1.0, 1.02]
+    base, head = interleaved(walls, walls)
+    base = counted(base, [10**9 + k for k in range(5)])
+    head = counted(head, [int(1.005e9) + k for k in range(5)])
+    found = stats.compare_metric(base, head, "instructions", 0.01)
+    assert found.verdict == "unchanged" and found.change == pytest.approx(0.005, abs=1e-5)

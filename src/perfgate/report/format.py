@@ -110,14 +110,16 @@ def percent(fraction: float, digits: int = 1) -> str:
 def share(fraction: float, digits: int = 1) -> str:
     """A proportion without a sign (a coefficient of variation, a threshold): 4.2%.
 
-    A small share that is not zero keeps one significant figure (0.02%), so
-    that "0.0%" only ever means none at all.
+    A small share that is not zero keeps one significant figure (0.02%), or
+    reads <0.0001% below that, so that "0.0%" only ever means none at all.
     """
     if not _finite(fraction):
         return "n/a"
     value = fraction * 100
     if value and round(value, digits) == 0:
-        return f"{value:.1g}%"
+        text = f"{value:.1g}"
+        # An instruction count's CV can be 1e-7: say "tiny", not 1e-07.
+        return "<0.0001%" if "e" in text else f"{text}%"
     return f"{value:.{digits}f}%"
 
 
