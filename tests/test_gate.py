@@ -388,3 +388,43 @@ def test_a_pytest_benchmark_names_the_slower_test_and_the_new_import(tmp_path: P
     assert modules == {"mypkg"}
     report = (tmp_path / "report.md").read_text()
     assert "test_planted" in report and "Which test, which import" in report
+
+
+def _pytest_without_perfgate(folder: Path) -> Path:
+    """A folder holding pytest and its dependencies but not perfgate: put on PYTHONPATH
+    of a `python -S` (no site-packages), it is a pytest that cannot import perfgate,
+    as when perfgate runs from pipx or each side has a venv of its own."""
+    from importlib import metadata
+
+    folder.mkdir()
+    for name in ("pytest", "pluggy", "iniconfig", "packaging", "pygments"):
+        dist = metadata.distribution(name)
+        tops = {f.parts[0] for f in dist.files or () if f.parts[0] not in ("..", "__pycache__")}
+        for top in tops:
+            (folder / top).symlink_to(Path(dist.locate_file(top)))
+    return folder
+
+
+def test_per_test_data_when_the_benchmarks_python_cannot_import_perfgate(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "suite", {"test_suite.py": SUITE.format(delay=0.0)}, "base")
+    repo.git("branch", "base")
+    repo.commit({"test_suite.py": SUITE.format(delay=0.08)}, "head")
+    site = _pytest_without_perfgate(tmp_path / "site")
+    probe = subprocess.run(
+        [PY, "-S", "-c", "import perfgate"], env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert probe.returncode != 0, "the benchmark's Python must not see perfgate"
+    out = tmp_path / "results.json"
+    command = f'PYTHONPATH="$PYTHONPATH:{site}" {PY} -S -m pytest -q -p no:cacheprovider'
+    result = perfgate(
+        "gate", "--repo", str(repo.path), "--base", "base", "--runs", "5", "--max-runs", "5",
+        "--warmup", "0", "--breakdown", "pytest", "--json", str(out), "--command", command,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    evidence = json.loads(out.read_text())["breakdown"]
+    assert "notes" not in evidence or not evidence["notes"], evidence.get("notes")
+    slower = [t["nodeid"] for t in evidence["tests"]["time_regressions"]]
+    assert slower == ["test_suite.py::test_planted"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,40 @@ TOP = 10
 def plugin_env(path: Path) -> dict[str, str]:
     """The variable that switches the plugin on without touching the user's command."""
     return {ENV_VAR: str(path)}
+
+
+#: The package the plugin is loaded as where perfgate is not installed; a name no
+#: project uses, so it shadows nothing.
+LOADER_PACKAGE = "_perfgate_pytest"
+_LOADER_FILES = {
+    "__init__.py": "_plugin_loader.py",
+    "plugin_contract.py": "plugin_contract.py",
+    "pytest_plugin.py": "pytest_plugin.py",
+}
+
+
+def plugin_loader_env(folder: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """`env` with the plugin loadable by any Python that runs pytest.
+
+    The benchmark's pytest often runs in the project's environment, not
+    perfgate's (perfgate from pipx, `venv: true`). The plugin is copied into
+    `folder` as a package of its own, which goes last on PYTHONPATH (the
+    project's paths keep precedence) and into PYTEST_PLUGINS.
+    """
+    package = folder / LOADER_PACKAGE
+    package.mkdir(parents=True, exist_ok=True)
+    source = Path(__file__).parent
+    for target, name in _LOADER_FILES.items():
+        (package / target).write_bytes((source / name).read_bytes())
+    return {
+        **env,
+        "PYTHONPATH": _appended(env.get("PYTHONPATH", ""), str(folder), os.pathsep),
+        "PYTEST_PLUGINS": _appended(env.get("PYTEST_PLUGINS", ""), LOADER_PACKAGE, ","),
+    }
+
+
+def _appended(value: str, item: str, separator: str) -> str:
+    return f"{value}{separator}{item}" if value else item
 
 
 def read_plugin_documents(paths: Sequence[Path]) -> list[dict[str, Any]]:

@@ -116,6 +116,9 @@ def _measure(
                     f"in the {side} commit ({shas[side][:12]})"
                 )
             check_command_exists(config.command, cwd, env)
+            per_test = wants_pytest_breakdown(config)
+            if per_test:
+                env = breakdown.plugin_loader_env(log_dir / "pytest-plugin", env)
             targets[side] = runner.Target(
                 side=side,
                 argv=config.command,
@@ -123,7 +126,7 @@ def _measure(
                 env=env,
                 timeout_s=config.timeout_s,
                 log_dir=log_dir,
-                run_file_env=breakdown.ENV_VAR if wants_pytest_breakdown(config) else None,
+                run_file_env=breakdown.ENV_VAR if per_test else None,
             )
 
         look_points = set(stats.looks(config.runs, config.max_runs))
@@ -189,8 +192,9 @@ def _evidence(
             ).tests  # fmt: skip
         else:
             notes.append(
-                "no per-test data: the pytest plugin did not run (perfgate must be installed "
-                "where the benchmark's pytest runs)"
+                "no per-test data: the pytest plugin did not run (is the benchmark pytest? "
+                "a Python started with -I or -E ignores the PYTHONPATH and PYTEST_PLUGINS "
+                "that load it; installing perfgate where the tests run also loads it)"
             )
     if config.imports:
         progress.step(f"measuring the import of {', '.join(config.imports)} on each side")
