@@ -8,6 +8,7 @@ typo costs a second, not a benchmark.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -62,6 +63,12 @@ KEY_HELP: dict[str, str] = {
 }
 CONFIG_HELP = "configuration file (default: .perfgate.yml in the repository)"
 COUNT_KEYS = ("runs", "max-runs", "warmup", "seed")
+#: Threshold keys and the Config field (and results setting) each fills.
+THRESHOLD_SETTINGS = {
+    "time-threshold": "time_threshold",
+    "memory-threshold": "memory_threshold",
+    "instructions-threshold": "instructions_threshold",
+}
 #: Switches: `--venv` alone means true; `--venv false` still says it outright.
 BOOL_KEYS = ("venv", "instructions")
 RUN_KEYS = (
@@ -245,16 +252,10 @@ def run_command(args: argparse.Namespace, command: list[str]) -> int:
         sides={"run": Side(ref="", sha="", samples=samples)},
         command=cfg.command_text,
         environment=capture(),
-        settings={**cfg.settings(), **_counter_settings(counter)},
+        settings={**cfg.settings(), **instructions.counter_settings(counter)},
     )
     print(console.render_run(results))
     return EXIT_PASS if _write_outputs(results, cfg) else EXIT_INFRASTRUCTURE
-
-
-def _counter_settings(counter: instructions.Counter | None) -> dict[str, str]:
-    """How instructions were counted, for the results (a reader weighs perf and callgrind
-    counts differently: perf counts what the CPU retired, callgrind what it simulated)."""
-    return {"instructions_counter": counter.note} if counter is not None else {}
 
 
 def compare_command(args: argparse.Namespace) -> int:
@@ -278,13 +279,10 @@ def compare_command(args: argparse.Namespace) -> int:
                 f"{len(side.samples)} runs; need at least {stats.MIN_RUNS} successful ones"
             )
     settings = _recorded_thresholds(source, cfg)
-    thresholds = {
-        "wall_time": settings["time_threshold"],
-        "cpu_time": settings["time_threshold"],
-        "peak_memory": settings["memory_threshold"],
-        "instructions": settings["instructions_threshold"],
-    }
-    comparisons = stats.compare(base, head, thresholds)
+    recorded = dataclasses.replace(
+        cfg, **{name: settings[name] for name in THRESHOLD_SETTINGS.values()}
+    )
+    comparisons = stats.compare(base, head, recorded.thresholds)
     verdict = stats.gate_verdict(comparisons)
     results = Results(
         verdict=verdict,
@@ -334,11 +332,7 @@ def publish_command(args: argparse.Namespace) -> int:
 def _recorded_thresholds(source: Results, cfg: config.Config) -> dict[str, Any]:
     """The thresholds the results were judged with, unless a flag says otherwise."""
     settings = dict(source.settings)
-    for key, name in (
-        ("time-threshold", "time_threshold"),
-        ("memory-threshold", "memory_threshold"),
-        ("instructions-threshold", "instructions_threshold"),
-    ):
+    for key, name in THRESHOLD_SETTINGS.items():
         if key in cfg.sources or name not in settings:
             settings[name] = getattr(cfg, name)
     return settings

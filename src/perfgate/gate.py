@@ -270,7 +270,6 @@ def _results(
     error: str | None = None,
     counter: instructions_module.Counter | None = None,
 ) -> Results:
-    counted = {"instructions_counter": counter.note} if counter is not None else {}
     return Results(
         verdict=verdict,
         sides=dict(sides),
@@ -283,7 +282,7 @@ def _results(
             **config.settings(),
             "alpha": stats.ALPHA / len(stats.looks(config.runs, config.max_runs)),
             "looks": stats.looks(config.runs, config.max_runs),
-            **counted,
+            **instructions_module.counter_settings(counter),
         },
     )
 

@@ -51,6 +51,13 @@ class Counter:
     note: str  # one line for the report ("hardware counters via perf", ...)
 
 
+def counter_settings(counter: Counter | None) -> dict[str, str]:
+    """How instructions were counted, for the results' settings (a reader weighs perf and
+    callgrind counts differently: perf counts what the CPU retired, callgrind what it
+    simulated); nothing when they were not counted."""
+    return {"instructions_counter": counter.note} if counter is not None else {}
+
+
 @dataclass(frozen=True)
 class Detection:
     """The counter this machine offers (None if none) and what was found, for the user."""
