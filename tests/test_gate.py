@@ -79,7 +79,9 @@ def test_planted_memory_regression_is_found(tmp_path: Path) -> None:
 
 
 def test_planted_threefold_slowdown_is_found(tmp_path: Path) -> None:
-    repo = repo_with_head(tmp_path, bench(work=0.05), bench(work=0.15))
+    # 0.02 s against 0.4 s of busy work: even with a slow interpreter start-up
+    # (coverage's subprocess hook, a loaded machine) the change is far above +50%.
+    repo = repo_with_head(tmp_path, bench(work=0.02), bench(work=0.4))
     result, data = gate(repo, tmp_path)
     assert result.returncode == 1, result.stderr
     assert verdicts(data)["wall_time"] == "regression"
@@ -310,7 +312,9 @@ def test_compare_refuses_files_without_enough_runs(tmp_path: Path) -> None:
 
 
 def test_compare_rejudges_with_the_recorded_threshold(tmp_path: Path) -> None:
-    repo = repo_with_head(tmp_path, bench(work=0.05), bench(work=0.08))
+    # +0.15 s on 0.3 s of work: between +25% and +50% whatever the start-up costs,
+    # so inside a 90% threshold and far outside a 5% one.
+    repo = repo_with_head(tmp_path, bench(work=0.3), bench(work=0.45))
     out = tmp_path / "results.json"
     result = perfgate(
         "gate", "--repo", str(repo.path), "--base", "base", "--runs", "6", "--max-runs", "6",
