@@ -1,6 +1,6 @@
 """The recorded noise corpus as A/B trials: alternate runs as the two interleaved sides.
 
-The corpus (../shared/noise, format in its README) holds real runs of a few
+The corpus (bench/noise, format in its README) holds real runs of a few
 commands, back to back on a shared 2-core VM.  A trial takes 2n consecutive
 runs from a random place; runs 0, 2, 4, ... become base and 1, 3, 5, ... head.
 They alternated in time exactly as perfgate's interleaved pairs do, so drift
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "noise" / "vm-2core-a.json"
+CORPUS = Path(__file__).resolve().parent / "noise" / "vm-2core-a.json"
 
 
 @dataclass(frozen=True)
