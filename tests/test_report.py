@@ -7,6 +7,7 @@ import math
 import re
 
 import pytest
+from markdown_check import outside_markup
 from report_helpers import make_error, make_results, make_run
 
 from perfgate import stats
@@ -47,10 +48,11 @@ def test_pass_puts_the_marker_first_and_the_details_after_the_table() -> None:
     details = text[details_at:]
     for expected in (
         "run order seed: 5",
-        "Test CPU @ 2.0GHz, 2 cores, Python 3.11.7, Linux-6.1-x86_64, perfgate 0.1.0",
+        "machine: `Test CPU @ 2.0GHz`, 2 cores, Python `3.11.7`, `Linux-6.1-x86_64`, "
+        "perfgate `0.1.0`",
         "command: `pytest -q`",
-        "- base: main `aaaaaaaaaaaa`, 10 runs; noise (CV): wall time ",
-        "- head: HEAD `bbbbbbbbbbbb`, 10 runs",
+        "- base: `main` `aaaaaaaaaaaa`, 10 runs; noise (CV): wall time ",
+        "- head: `HEAD` `bbbbbbbbbbbb`, 10 runs",
         "thresholds: wall time 5%, CPU time 5%, peak memory 10%",
     ):
         assert expected in details
@@ -83,13 +85,13 @@ def test_error_shows_the_failure_and_the_runs_measured_before_it() -> None:
     text = markdown.render_comment(results, marker="perfgate")
     lines = text.splitlines()
     assert lines[1] == (
-        "### ⚠️ perfgate: error — the benchmark failed on head: run 4 exited with code 5"
+        "### ⚠️ perfgate: error — `the benchmark failed on head: run 4 exited with code 5`"
     )
     assert "```text\nthe benchmark failed on head" in text
     assert text.index("```text") < text.index("| side | metric | runs |"), "the error first"
     assert "ZeroDivisionError: boom\n```" in text
     assert "| 7 | head | 0.0500 | 0.0400 | 10.0 | 10.0 | 5 |" in text  # the failed run
-    assert "- head: HEAD `bbbbbbbbbbbb`, 3 runs (1 failed, not counted)" in text
+    assert "- head: `HEAD` `bbbbbbbbbbbb`, 3 runs (1 failed, not counted)" in text
     terminal = console.render_gate(results)
     assert terminal.splitlines()[0].startswith("⚠️ perfgate: error — the benchmark failed on head")
 
@@ -104,8 +106,8 @@ def test_outside_text_cannot_break_out_of_its_code() -> None:
     body = text[fence.end() : text.index("\n" + fence.group(1) + "\n", fence.end())]
     assert "# injected heading" in body and "<img src=x>" in body
     assert "command: ``echo `date` | tee x``" in text
-    assert markdown.code_span("``a`") == "``` ``a` ```"
-    assert markdown.plain("a|b<c>\nd") == "a\\|b&lt;c&gt; d"
+    assert format.code_span("``a`") == "``` ``a` ```"
+    assert format.untrusted("a|b<c>\nd", cell=True) == "`a\\|b<c> d`"
 
 
 def test_a_results_file_from_elsewhere_cannot_inject_markdown() -> None:
@@ -124,9 +126,8 @@ def test_a_results_file_from_elsewhere_cannot_inject_markdown() -> None:
         }
     )
     text = markdown.render_comment(results)
-    assert "<img" not in text and "<script>" not in text and "<b>" not in text
-    assert "<i>" not in text
-    assert "| x&lt;script&gt;\\|y |" in text
+    assert outside_markup(text) == []
+    assert "| `x<script>\\|y` |" in text
     assert text.count("```mermaid") == 3
 
 
@@ -395,10 +396,10 @@ def test_an_instructions_regression_has_its_row_its_noise_and_its_status() -> No
         "| instructions | 1.23 G instr | 1.48 G instr | +20.0% | +20.0% … +20.0% | 🔴 regression |"
     ) in text
     details = text[text.index("<summary>Details</summary>") :]
-    base_line = r"- base: main `a+`, 10 runs; noise \(CV\): .*, instructions <0\.0001%"
+    base_line = r"- base: `main` `a+`, 10 runs; noise \(CV\): .*, instructions <0\.0001%"
     assert re.search(base_line, details)
     assert "instructions 1%" in details  # its threshold
-    assert "counted in runs of their own with valgrind --tool=callgrind" in details
+    assert "counted in runs of their own with `valgrind --tool=callgrind`" in details
     assert "| tree peak MB | instructions | exit |" in text
     assert "| 1230000000 | 0 |" in text  # the raw count, exact
     assert 'title "instructions per run: base blue, head orange"' in text

@@ -44,6 +44,8 @@ LEAK_STEP_BYTES = 2**20
 #: A one-off step (a cache warmed, a module imported) is not a leak; growth must repeat.
 LEAK_MIN_STEPS = 3
 TOP = 10
+#: The longest note shown; a note names what the run wrote (its memory method, say).
+NOTE_CHARS = 500
 
 
 # --- Reading the plugin's documents -----------------------------------------------------------
@@ -604,7 +606,8 @@ def _tests_from_json(data: Mapping[str, Any]) -> TestsComparison:
 
 def _time_rows(changes: Sequence[TestChange]) -> list[str]:
     return [
-        f"| `{c.nodeid}` | {fmt.seconds(c.base_median)} | {fmt.seconds(c.head_median)} | "
+        f"| {fmt.untrusted(c.nodeid, cell=True)} | {fmt.seconds(c.base_median)} | "
+        f"{fmt.seconds(c.head_median)} | "
         f"+{fmt.seconds(c.difference)} ({relative(c.change)}) | {relative_interval(c.ci)} |"
         for c in changes
     ]
@@ -612,7 +615,8 @@ def _time_rows(changes: Sequence[TestChange]) -> list[str]:
 
 def _memory_rows(changes: Sequence[TestChange]) -> list[str]:
     return [
-        f"| `{c.nodeid}` | +{fmt.megabytes(c.base_median)} | +{fmt.megabytes(c.head_median)} | "
+        f"| {fmt.untrusted(c.nodeid, cell=True)} | +{fmt.megabytes(c.base_median)} | "
+        f"+{fmt.megabytes(c.head_median)} | "
         f"{fmt.delta('peak_memory', 0, c.difference)} | "
         f"{fmt.delta('peak_memory', 0, c.difference_ci[0])} … "
         f"{fmt.delta('peak_memory', 0, c.difference_ci[1])} |"
@@ -620,8 +624,14 @@ def _memory_rows(changes: Sequence[TestChange]) -> list[str]:
     ]
 
 
+def note_line(note: object) -> str:
+    """A note of the breakdown: perfgate's words, but with names and methods the run wrote,
+    and any text at all in a results file from elsewhere, so shown as outside text."""
+    return f"_note:_ {fmt.untrusted(note, limit=NOTE_CHARS)}"
+
+
 def _names(names: Sequence[str], limit: int) -> str:
-    shown = ", ".join(f"`{n}`" for n in names[:limit])
+    shown = ", ".join(fmt.untrusted(n) for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
@@ -656,7 +666,7 @@ def _tests_section(tests: TestsComparison, top: int) -> str:
             else " (base does not leak)"
         )
         parts.append(
-            f"**Leak**: RSS keeps growing from `{leak.first_test}` on: "
+            f"**Leak**: RSS keeps growing from {fmt.untrusted(leak.first_test)} on: "
             f"{fmt.delta('peak_memory', 0, leak.growth_bytes)} by the end of the suite{base}, "
             f"growing after {len(leak.growing_tests)} tests: {_names(leak.growing_tests, top)}"
         )
@@ -670,7 +680,8 @@ def _tests_section(tests: TestsComparison, top: int) -> str:
     faster = tests.time_improvements
     if faster:
         listed = ", ".join(
-            f"`{c.nodeid}` ({fmt.seconds(c.base_median)} → {fmt.seconds(c.head_median)})"
+            f"{fmt.untrusted(c.nodeid)} "
+            f"({fmt.seconds(c.base_median)} → {fmt.seconds(c.head_median)})"
             for c in faster[:top]
         )
         more = f" and {len(faster) - top} more" if len(faster) > top else ""
@@ -681,7 +692,7 @@ def _tests_section(tests: TestsComparison, top: int) -> str:
         parts.append(f"**Tests removed** ({len(tests.removed)}): {_names(tests.removed, top)}")
     if not (tests.time_regressions or tests.memory_regressions or tests.leaks):
         parts.append(f"No test is singled out as slower, hungrier or leaking ({how}).")
-    parts.extend(f"_{note}_" for note in tests.notes)
+    parts.extend(note_line(note) for note in tests.notes)
     return "\n\n".join(parts)
 
 
@@ -703,7 +714,7 @@ def render_breakdown_markdown(
             sections.append(render_imports_markdown(breakdown.imports))
         if breakdown.tests:
             sections.append(_tests_section(breakdown.tests, top))
-        sections.extend(f"_{note}_" for note in breakdown.notes)
+        sections.extend(note_line(note) for note in breakdown.notes)
         text = "\n\n".join(s for s in sections if s)
         if len(text) <= max_chars:
             return text

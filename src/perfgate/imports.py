@@ -444,14 +444,15 @@ def describe_new_heavy(change: ModuleImportChange) -> list[str]:
     sentences = []
     for heavy in change.new_heavy:
         importer = heavy.chain[-2] if len(heavy.chain) > 1 else change.module
-        chain = " → ".join(f"`{name}`" for name in heavy.chain)
+        chain = " → ".join(fmt.untrusted(name) for name in heavy.chain)
         cost = f"+{fmt.seconds(heavy.seconds)}"
         added = change.added_bytes
         if added is not None and added > 0 and heavy is change.new_heavy[0]:
-            cost += f", import of `{change.module}` +{fmt.megabytes(added)}"
+            cost += f", import of {fmt.untrusted(change.module)} +{fmt.megabytes(added)}"
         more = f", with {heavy.modules_pulled - 1} more modules" if heavy.modules_pulled > 1 else ""
         sentences.append(
-            f"`{importer}` now imports `{heavy.name}` at module level: {cost}{more} "
+            f"{fmt.untrusted(importer)} now imports {fmt.untrusted(heavy.name)} at module level: "
+            f"{cost}{more} "
             f"(chain: {chain})"
         )
     return sentences
@@ -474,7 +475,8 @@ def render_imports_markdown(comparison: ImportComparison) -> str:
         if m.base_rss_bytes is not None and m.head_rss_bytes is not None:
             memory = fmt.delta("peak_memory", m.base_rss_bytes, m.head_rss_bytes)
         rows.append(
-            f"| {icon} `{m.module}` | {fmt.seconds(m.base_seconds)} | {fmt.seconds(m.head_seconds)}"
+            f"| {icon} {fmt.untrusted(m.module, cell=True)} | {fmt.seconds(m.base_seconds)} | "
+            f"{fmt.seconds(m.head_seconds)}"
             f" | {relative(m.change)} | {relative_interval(m.ci)} | {memory}"
             f" | {m.base_modules} → {m.head_modules} |"
         )

@@ -172,6 +172,7 @@ class Results:
             raise ValueError(f"not a {SCHEMA} results file (a JSON {type(data).__name__})")
         if data.get("schema") != SCHEMA:
             raise ValueError(f"not a {SCHEMA} results file (schema: {data.get('schema')!r})")
+        _check_top_level(data)
         return cls(
             verdict=data.get("verdict"),
             sides={name: _side_from_json(name, s) for name, s in data.get("sides", {}).items()},
@@ -189,9 +190,56 @@ class Results:
         return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+#: The JSON types each annotated type of the dataclasses accepts (a float may be written as
+#: an integer or null); an annotation not named here is not checked.
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "float": (int, float, type(None)),
+    "int": (int,),
+    "str": (str,),
+    "bool": (bool,),
+    "None": (type(None),),
+}
+
+
 def _known(cls: type, data: Mapping[str, Any]) -> Any:
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+    """`cls` from the keys it knows, each of the type it declares.
+
+    A results file may come from elsewhere (`perfgate publish` reads what a
+    fork's workflow made): a string where a number belongs must stop here,
+    with a message, rather than reach the report as Markdown or crash it.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{cls.__name__}: not a JSON object")
+    values = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        allowed = [_JSON_TYPES.get(part.strip()) for part in str(f.type).split("|")]
+        if all(allowed) and not any(isinstance(value, kinds) for kinds in allowed):
+            raise ValueError(f"{cls.__name__}.{f.name} is {type(value).__name__}, not {f.type}")
+        values[f.name] = value
+    return cls(**values)
+
+
+#: The top-level keys of `perfgate/1` and the JSON types each may hold.
+_TOP_LEVEL_TYPES: dict[str, tuple[type, ...]] = {
+    "verdict": (str, type(None)),
+    "sides": (dict,),
+    "comparisons": (list,),
+    "command": (str,),
+    "environment": (dict,),
+    "seed": (int, type(None)),
+    "error": (str, type(None)),
+    "settings": (dict,),
+    "breakdown": (dict, type(None)),
+}
+
+
+def _check_top_level(data: Mapping[str, Any]) -> None:
+    for key, kinds in _TOP_LEVEL_TYPES.items():
+        if key in data and not isinstance(data[key], kinds):
+            raise ValueError(f"{key} is {type(data[key]).__name__}")
 
 
 def _side_to_json(side: Side) -> dict[str, Any]:
@@ -199,8 +247,9 @@ def _side_to_json(side: Side) -> dict[str, Any]:
 
 
 def _side_from_json(name: str, data: Mapping[str, Any]) -> Side:
+    side = _known(Side, {"ref": name, "sha": "", **data, "samples": ()})
     samples = tuple(_known(Sample, s) for s in data.get("samples", []))
-    return Side(ref=data.get("ref", name), sha=data.get("sha", ""), samples=samples)
+    return Side(ref=side.ref, sha=side.sha, samples=samples)
 
 
 def _comparison_to_json(c: Comparison) -> dict[str, Any]:

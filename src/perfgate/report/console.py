@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from .. import stats
 from ..results import Results, Side
-from .format import interval, label, percent, quantity, share
+from .format import interval, label, one_line, percent, quantity, share
 from .markdown import headline, sensitivity_advice
 
 #: (row title, metric the unit follows, how to read one sample's value)
@@ -78,7 +78,7 @@ def render_run(results: Results) -> str:
 
 
 def _headline(results: Results, color: bool) -> str:
-    text = headline(results).removeprefix("### ")
+    text = headline(results, quote=one_line).removeprefix("### ")
     verdict = results.verdict or ""
     if color and verdict in ANSI:
         return f"{ANSI[verdict]}{text}{ANSI['reset']}"

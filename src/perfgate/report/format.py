@@ -9,6 +9,7 @@ shown in MB (10^6 bytes), as `/usr/bin/time` and most dashboards print it;
 from __future__ import annotations
 
 import math
+import re
 
 METRIC_LABELS = {
     "wall_time": "wall time",
@@ -26,6 +27,48 @@ VERDICT_ICONS = {
 }
 #: The typographic minus: a hyphen in front of a number is easy to miss.
 MINUS = "−"
+
+
+#: The longest piece of outside text shown (a test id, a module, a ref, a machine); a
+#: longer one is cut, so that a 10,000-character test id cannot crowd out the verdict.
+OUTSIDE_CHARS = 200
+#: Characters that are invisible or reorder what a reader sees (controls, zero-width
+#: and bidirectional marks): outside text shows each as U+FFFD, never acts on it.
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def code_span(text: str) -> str:
+    """`text` as inline code, whatever backticks it holds (CommonMark: a longer fence)."""
+    text = " ".join(text.splitlines())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def one_line(text: object, limit: int = OUTSIDE_CHARS) -> str:
+    """Outside text as one line of at most `limit` characters, nothing hidden in it
+    (also what a terminal is shown: an escape sequence there is a control character)."""
+    text = _HIDDEN.sub("\ufffd", " ".join(str(text).splitlines()))
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def untrusted(text: object, *, limit: int = OUTSIDE_CHARS, cell: bool = False) -> str:
+    """Text from outside perfgate (the run, a results file, a ref) as Markdown that is text.
+
+    The one escaping function of the reports.  Inline code is the only Markdown
+    in which nothing is read: no HTML (`<img>`, `</details>`), no link or
+    autolink, no image, no emphasis, no heading; and GitHub looks for
+    @mentions and #references only outside code, so `@org/team` cannot ping.
+    What is left to close is the span itself (a longer backtick fence than
+    any run inside), the line (newlines become spaces), and, in a table
+    cell (`cell=True`), the cell: GFM splits cells on `|` before it reads
+    code spans, and `\\|` is its escape.  Longer than `limit`: cut, with "…".
+    """
+    text = one_line(text, limit)
+    if cell:
+        text = text.replace("|", "\\|")
+    return code_span(text)
 
 
 def label(metric: str) -> str:

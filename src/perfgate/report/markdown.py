@@ -6,9 +6,11 @@ over 65,536 characters, so sections are dropped or shortened from the least
 important up (the raw runs, then the charts, then the details), never the
 verdict or the table, and the reader is told what was cut.
 
-Text that comes from outside perfgate (the command, refs, a failing run's
-output) is put in code spans and fences that it cannot close, so a pull
-request cannot write its own Markdown into the comment.
+Text that comes from outside perfgate (the command, refs, test and module
+names, the machine, a failing run's output, any string of a results file) goes
+through `format.untrusted` (inline code it cannot close) or `code_block` (a
+fence it cannot close), so a pull request cannot write its own Markdown into
+the comment: no ping, no link, no image, no closed section.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .. import stats
 from ..results import METRIC_FIELDS, Comparison, Results, Side, measured_metrics
 from .chart import chart_sides, mermaid_runs
 from .format import (
+    METRIC_LABELS,
     VERDICT_ICONS,
     delta,
     interval,
@@ -31,6 +34,7 @@ from .format import (
     percent,
     quantity,
     share,
+    untrusted,
 )
 
 GITHUB_COMMENT_LIMIT = 65_536
@@ -41,18 +45,11 @@ ERROR_TAIL_CHARS = 4000
 UNLIMITED = 1 << 40
 #: The longest first line of an error that the headline repeats.
 HEADLINE_ERROR_CHARS = 300
+#: The longest command the details show (the results JSON keeps it whole).
+COMMAND_CHARS = 1000
 
 
 # --- Markdown that outside text cannot break ----------------------------------------------
-
-
-def code_span(text: str) -> str:
-    """`text` as inline code, whatever backticks it holds (CommonMark: a longer fence)."""
-    text = " ".join(text.splitlines())
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    ticks = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def code_block(text: str, info: str = "text") -> str:
@@ -62,15 +59,25 @@ def code_block(text: str, info: str = "text") -> str:
     return f"{fence}{info}\n{text}\n{fence}"
 
 
-def plain(text: str) -> str:
-    """One line of outside text safe in running Markdown: no HTML, no table breaks."""
-    text = " ".join(text.splitlines())
-    return text.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+#: Words perfgate itself writes into results; any other value came from elsewhere.
+VERDICTS = frozenset({"pass", "fail", "error", *VERDICT_ICONS})
+SIDES = frozenset({"base", "head", "run"})
+METHODS = frozenset(
+    {
+        "paired: Wilcoxon signed-rank, Hodges-Lehmann interval",
+        "unpaired: Mann-Whitney U, Hodges-Lehmann (Moses) interval",
+    }
+)
 
 
-def _label(metric: str) -> str:
+def known(value: object, words: frozenset[str], *, cell: bool = False) -> str:
+    """`value` as it is when perfgate wrote it, else as outside text."""
+    return value if isinstance(value, str) and value in words else untrusted(value, cell=cell)
+
+
+def _label(metric: str, *, cell: bool = False) -> str:
     """A metric's name for running text; a results file from elsewhere may name anything."""
-    return plain(label(metric))
+    return METRIC_LABELS[metric] if metric in METRIC_LABELS else untrusted(metric, cell=cell)
 
 
 def marker_comment(marker: str) -> str:
@@ -81,8 +88,12 @@ def marker_comment(marker: str) -> str:
 # --- The verdict and the table --------------------------------------------------------------
 
 
-def headline(results: Results) -> str:
-    """The first line: the verdict and, on failure, what regressed and by how much."""
+def headline(results: Results, quote: Callable[..., str] = untrusted) -> str:
+    """The first line: the verdict and, on failure, what regressed and by how much.
+
+    `quote` shows the error's first line, outside text: inline code here, one
+    plain line in a terminal.
+    """
     verdict = results.verdict
     if verdict is None:
         runs = sum(len(side.samples) for side in results.sides.values())
@@ -90,11 +101,10 @@ def headline(results: Results) -> str:
     icon = HEADLINE_ICONS.get(verdict, "ℹ️")
     if verdict == "error":
         lines = (results.error or "the gate failed").strip().splitlines() or ["the gate failed"]
-        first = lines[0] if len(lines[0]) <= HEADLINE_ERROR_CHARS else lines[0][:299] + "…"
-        return f"### {icon} perfgate: error — {plain(first)}"
+        return f"### {icon} perfgate: error — {quote(lines[0], limit=HEADLINE_ERROR_CHARS)}"
     named = [_regression_phrase(c) for c in results.regressions]
     if named:
-        return f"### {icon} perfgate: {plain(verdict)} — " + ", ".join(named)
+        return f"### {icon} perfgate: {known(verdict, VERDICTS)} — " + ", ".join(named)
     improved = [
         f"{_label(c.metric)} {percent(c.change)}"
         for c in results.comparisons
@@ -108,7 +118,8 @@ def headline(results: Results) -> str:
         tail.append("too noisy to tell: " + ", ".join(unsure))
     if not tail and results.comparisons:
         tail.append("no regression")
-    return f"### {icon} perfgate: {plain(verdict)}" + (" — " + "; ".join(tail) if tail else "")
+    tail_text = " — " + "; ".join(tail) if tail else ""
+    return f"### {icon} perfgate: {known(verdict, VERDICTS)}{tail_text}"
 
 
 def _regression_phrase(c: Comparison) -> str:
@@ -136,9 +147,9 @@ def metric_table(results: Results) -> str:
     ]
     for c in results.comparisons:
         rows.append(
-            f"| {_label(c.metric)} | {quantity(c.metric, c.base_median)} | "
+            f"| {_label(c.metric, cell=True)} | {quantity(c.metric, c.base_median)} | "
             f"{quantity(c.metric, c.head_median)} | {_change_cell(c)} | {interval(c.ci)} | "
-            f"{VERDICT_ICONS.get(c.verdict, '')} {plain(c.verdict)} |"
+            f"{VERDICT_ICONS.get(c.verdict, '')} {known(c.verdict, VERDICTS, cell=True)} |"
         )
     return "\n".join(rows)
 
@@ -153,7 +164,8 @@ def run_table(results: Results) -> str:
         for metric in measured_metrics(Side(side.ref, side.sha, tuple(ok))):
             s = stats.summarize([sample.value(metric) for sample in ok])
             rows.append(
-                f"| {plain(name)} | {label(metric)} | {len(ok)} | {quantity(metric, s.median)} | "
+                f"| {known(name, SIDES, cell=True)} | {label(metric)} | {len(ok)} | "
+                f"{quantity(metric, s.median)} | "
                 f"{quantity(metric, s.min)} | {quantity(metric, s.max)} | {share(s.cv)} |"
             )
     if not rows:
@@ -230,7 +242,9 @@ def sensitivity_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) ->
 def warnings_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
     """Noise a reader should know about: high variation, outliers, drift over the job."""
     warnings = [
-        plain(w) for name, side in results.sides.items() for w in stats.noise_warnings(side, name)
+        w
+        for name, side in results.sides.items()
+        for w in stats.noise_warnings(side, known(name or side.ref or "runs", SIDES))
     ]
     return ("**Noise**\n\n" + "\n".join(f"- ⚠️ {w}" for w in warnings)) if warnings else ""
 
@@ -247,11 +261,9 @@ def breakdown_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> s
 def _side_line(name: str, side: Side) -> str:
     ok = [s for s in side.samples if s.ok]
     failed = len(side.samples) - len(ok)
-    where = plain(side.ref)
-    if side.sha:
-        where += f" {code_span(side.sha[:12])}"
-    where = f"{where.strip()}, " if where.strip() else ""
-    line = f"- {plain(name)}: {where}{len(ok)} run{'s' if len(ok) != 1 else ''}"
+    where = " ".join(untrusted(text) for text in (side.ref, side.sha[:12]) if text)
+    where = f"{where}, " if where else ""
+    line = f"- {known(name, SIDES)}: {where}{len(ok)} run{'s' if len(ok) != 1 else ''}"
     if failed:
         line += f" ({failed} failed, not counted)"
     if len(ok) >= 2:
@@ -268,7 +280,7 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
     env = results.environment
     lines = [_side_line(name, side) for name, side in results.sides.items()]
     if results.command:
-        lines.append(f"- command: {code_span(results.command)}")
+        lines.append(f"- command: {untrusted(results.command, limit=COMMAND_CHARS)}")
     if results.seed is not None:
         lines.append(
             f"- run order seed: {results.seed} (base and head interleaved in shuffled pairs)"
@@ -278,16 +290,20 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
         lines.append("- thresholds: " + ", ".join(thresholds))
     counter = results.settings.get("instructions_counter")
     if counter:
-        lines.append(f"- instructions counted in runs of their own with {plain(str(counter))}")
-    methods = sorted({plain(c.method) for c in results.comparisons if c.method})
+        lines.append(f"- instructions counted in runs of their own with {untrusted(counter)}")
+    methods = sorted({known(c.method, METHODS) for c in results.comparisons if c.method})
     if methods:
         lines.append(f"- statistics: {'; '.join(methods)}; 95% intervals")
+    cores = env.cores if isinstance(env.cores, int) else untrusted(env.cores or "?")
     lines.append(
-        f"- machine: {plain(env.cpu_model) or 'unknown CPU'}, {env.cores or '?'} cores, "
-        f"Python {plain(env.python) or '?'}, {plain(env.os) or '?'}, "
-        f"perfgate {plain(env.perfgate) or '?'}"
+        f"- machine: {_shown(env.cpu_model, 'unknown CPU')}, {cores} cores, "
+        f"Python {_shown(env.python)}, {_shown(env.os)}, perfgate {_shown(env.perfgate)}"
     )
     return "<details><summary>Details</summary>\n\n" + "\n".join(lines) + "\n\n</details>"
+
+
+def _shown(text: object, missing: str = "?") -> str:
+    return untrusted(text) if text else missing
 
 
 def charts_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
@@ -330,7 +346,7 @@ def raw_runs_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> st
         s.instructions is not None for side in results.sides.values() for s in side.samples
     )
     rows = sorted(
-        (s.order, _raw_row(plain(name), s, counted))
+        (s.order, _raw_row(known(name, SIDES, cell=True), s, counted))
         for name, side in results.sides.items()
         for s in side.samples
     )
