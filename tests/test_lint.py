@@ -1,4 +1,5 @@
-"""What users copy is linted: action.yml and the example workflows against GitHub's schemas,
+"""What users copy is linted: both actions (action.yml, on-runner/action.yml) and the example
+workflows against GitHub's schemas,
 the workflows and the action with zizmor (no high-severity finding), the Dockerfile with
 hadolint.  The tools come with the test extra and work offline."""
 
@@ -14,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 WORKFLOWS = sorted(str(p) for p in (ROOT / "examples" / "workflows").glob("*.yml"))
+ACTIONS = ("action.yml", "on-runner/action.yml")
 
 
 def tool(name: str) -> str:
@@ -28,9 +30,7 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_action_yml_matches_the_actions_metadata_schema() -> None:
-    result = run(
-        tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", "action.yml"
-    )
+    result = run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", *ACTIONS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -42,8 +42,15 @@ def test_example_workflows_match_the_workflow_schema() -> None:
 
 
 def test_zizmor_finds_nothing_high() -> None:
-    result = run(tool("zizmor"), "--offline", "--min-severity", "high", *WORKFLOWS, "action.yml")
+    result = run(tool("zizmor"), "--offline", "--min-severity", "high", *WORKFLOWS, *ACTIONS)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_finds_nothing_in_the_on_runner_action() -> None:
+    """Not even low: it runs scripts on the runner, where template injection would land."""
+    result = run(tool("zizmor"), "--offline", "on-runner/action.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings" in result.stdout + result.stderr
 
 
 def test_hadolint_finds_no_warning() -> None:

@@ -56,7 +56,10 @@ def _flag(inputs: Mapping[str, str], name: str, default: bool) -> bool:
 
 def mark_safe_directory(workspace: Path) -> None:
     """The checkout belongs to the runner's user, not to the container's root: git
-    refuses to work in it until it is marked safe."""
+    refuses to work in it until it is marked safe.  On the runner itself (the on-runner
+    action) the checkout is the user's own, and their ~/.gitconfig is left as it was."""
+    if workspace.stat().st_uid == os.geteuid():
+        return
     subprocess.run(
         ["git", "config", "--global", "--add", "safe.directory", str(workspace)],
         capture_output=True,
