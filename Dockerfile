@@ -22,7 +22,10 @@ RUN python3 -m venv /opt/venv \
     && rm -rf /src
 
 # `pip` and `python` in setup commands are the venv's (Debian's own Python refuses pip installs).
-ENV PATH=/opt/venv/bin:$PATH
+# PERFGATE_IMAGE names the one Python here: a project whose requires-python excludes it is
+# stopped before anything runs (exit 2), pointed at the on-runner action.
+ENV PATH=/opt/venv/bin:$PATH \
+    PERFGATE_IMAGE="Debian bookworm"
 
 COPY entrypoint /entrypoint
 ENTRYPOINT ["/entrypoint"]

@@ -29,7 +29,7 @@ from ..gate import Outcome, run_gate
 from ..progress import Progress
 from ..report.markdown import render_comment
 from ..results import Results, Side
-from . import actions
+from . import actions, image
 from .api import GitHubAPI
 from .publish import publish
 
@@ -134,6 +134,7 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
         context = actions.GitHubContext.from_env(environ)
         mark_safe_directory(workspace)
         cfg = load_config(inputs, context, workspace)
+        image.check_python(environ, cfg)  # the Docker action's one Python; no-op elsewhere
         with actions.group("perfgate: measuring base and head"):
             outcome = run_gate(cfg, Progress(sys.stdout, live=False))
     except PerfgateError as problem:
