@@ -204,3 +204,16 @@ def test_requirements_pin_every_dependency_with_hashes() -> None:
     assert len(blocks) == len(pins)
     for block in blocks:
         assert re.search(r"--hash=sha256:[0-9a-f]{64}", block), block.splitlines()[0]
+
+
+def test_the_example_sets_up_python_and_a_database_then_gates_on_the_runner() -> None:
+    workflow = yaml.safe_load((ROOT / "examples/workflows/perfgate-on-runner.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    assert "postgres" in job["services"] and "localhost" in job["env"]["DATABASE_URL"]
+    uses = [step.get("uses", "") for step in job["steps"]]
+    assert [u.split("@")[0] for u in uses] == [
+        "actions/checkout", "actions/setup-python", "OWNER/perfgate/on-runner",
+    ]  # fmt: skip
+    assert all(re.fullmatch(r"[^@]+@[0-9a-f]{40}", u) for u in uses)  # pinned by SHA
+    inputs = yaml.safe_load((ACTION_DIR / "action.yml").read_text())["inputs"]
+    assert set(job["steps"][-1]["with"]) <= set(inputs)
