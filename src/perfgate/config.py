@@ -39,7 +39,10 @@ class Config:
     base: str | None = None
     head: str = "HEAD"
     setup: str | None = None
-    venv: bool = False
+    #: A virtual environment per side; None (the default) means "when there is a setup".
+    venv: bool | None = None
+    #: Seconds `setup` may take on each side (a pip install is slower than one run).
+    setup_timeout_s: float = 1800.0
     working_directory: str = "."
     runs: int = 10
     max_runs: int = 30
@@ -83,6 +86,8 @@ class Config:
             "instructions": self.instructions,
             "instructions_threshold": self.instructions_threshold,
             "setup": self.setup,
+            "setup_timeout_s": self.setup_timeout_s,
+            "venv": self.venv,
             "working_directory": self.working_directory,
         }
 
@@ -205,6 +210,7 @@ PARSERS: Mapping[str, tuple[str, Any]] = {
     "max-runs": ("max_runs", _parse_int(4)),
     "warmup": ("warmup", _parse_int(0)),
     "timeout": ("timeout_s", _parse_seconds),
+    "setup-timeout": ("setup_timeout_s", _parse_seconds),
     "time-budget": ("time_budget_s", _parse_seconds),
     "time-threshold": ("time_threshold", parse_threshold),
     "memory-threshold": ("memory_threshold", parse_threshold),
@@ -318,6 +324,7 @@ def check(config: Config, *, require_command: bool = True) -> Config:
             f"max-runs: {config.max_runs} is below runs ({config.runs}); "
             "expected max-runs to be at least runs"
         )
+    config = _check_venv(config)
     workdir = Path(config.working_directory)
     if workdir.is_absolute() or ".." in workdir.parts:
         raise ConfigError(
@@ -327,6 +334,26 @@ def check(config: Config, *, require_command: bool = True) -> Config:
     for key, path in (("json", config.json_path), ("markdown", config.markdown_path)):
         if path is not None:
             check_writable(key, path)
+    return config
+
+
+def _check_venv(config: Config) -> Config:
+    """`setup` always runs in a virtual environment per side.
+
+    Run in one shared environment, the two sides install one after the other
+    and both measure whichever came last; run in the environment perfgate was
+    started from, it would change the user's own (an editable install left
+    pointing at a deleted worktree).  Without a setup there is nothing to
+    install, and the benchmark runs in the caller's environment.
+    """
+    if config.venv is None:
+        return replace(config, venv=config.setup is not None)
+    if config.setup is not None and not config.venv:
+        raise ConfigError(
+            "venv: false is not allowed with setup; setup runs in a virtual environment of "
+            "each side's own, so that neither side installs into the environment perfgate "
+            "runs in nor over the other side's install (drop venv: false)"
+        )
     return config
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-import shlex
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import breakdown, runner, stats, workspace
+from . import breakdown, runner, sources, stats, workspace
 from . import imports as imports_module
 from . import instructions as instructions_module
 from .config import Config
@@ -98,24 +97,12 @@ def _measure(
         log_dir = Path(logs)
         clean_env = workspace.benchmark_env(os.environ)
         targets = {}
+        envs = {side: _prepare(config, side, trees[side], shas[side], clean_env, log_dir, progress)
+                for side in SIDES}  # fmt: skip
+        check_own_code(config, trees, envs, progress)
         for side in SIDES:
-            progress.step(f"preparing {side} in {trees[side]}")
-            env = workspace.prepare_side(
-                side,
-                trees[side],
-                setup=config.setup,
-                venv=config.venv,
-                env=clean_env,
-                log_path=log_dir / f"setup-{side}.log",
-                timeout_s=config.timeout_s,
-            )
+            env = envs[side]
             cwd = trees[side] / config.working_directory
-            if not cwd.is_dir():
-                raise ConfigError(
-                    f"working-directory: {config.working_directory!r} does not exist "
-                    f"in the {side} commit ({shas[side][:12]})"
-                )
-            check_command_exists(config.command, cwd, env)
             per_test = wants_pytest_breakdown(config)
             if per_test:
                 env = breakdown.plugin_loader_env(log_dir / "pytest-plugin", env)
@@ -159,6 +146,62 @@ def _measure(
         samples = {"base": base_samples, "head": head_samples}
         evidence = _evidence(config, targets, samples, alpha, progress)
     return samples, evidence
+
+
+def _prepare(
+    config: Config,
+    side: str,
+    tree: Path,
+    sha: str,
+    clean_env: Mapping[str, str],
+    log_dir: Path,
+    progress: Progress,
+) -> dict[str, str]:
+    """One side's environment: its venv and setup, or its own code first on PYTHONPATH."""
+    progress.step(f"preparing {side} in {tree}")
+    env = workspace.prepare_side(
+        side,
+        tree,
+        setup=config.setup,
+        venv=bool(config.venv),
+        env=clean_env,
+        log_path=log_dir / f"setup-{side}.log",
+        timeout_s=config.setup_timeout_s,
+    )
+    cwd = tree / config.working_directory
+    if not cwd.is_dir():
+        raise ConfigError(
+            f"working-directory: {config.working_directory!r} does not exist "
+            f"in the {side} commit ({sha[:12]})"
+        )
+    check_command_exists(config.command, cwd, env)
+    if config.setup is None:
+        env = sources.source_first_env(env, sources.find_layout(cwd, tree))
+    return env
+
+
+def check_own_code(
+    config: Config,
+    trees: Mapping[str, Path],
+    envs: Mapping[str, Mapping[str, str]],
+    progress: Progress,
+) -> None:
+    """Stop before measuring (exit 2) when a side would import the project from elsewhere."""
+    resolutions = {}
+    own = {}
+    for side in SIDES:
+        cwd = trees[side] / config.working_directory
+        layout = sources.find_layout(cwd, trees[side])
+        python = sources.benchmark_python(config.command, envs[side])
+        if layout is None or python is None:
+            return
+        resolutions[side] = sources.resolve(python, layout.packages, cwd, envs[side])
+        venv = envs[side].get("VIRTUAL_ENV") if config.venv else None
+        own[side] = [trees[side], *([Path(venv)] if venv else [])]
+    sources.check_own_code(resolutions, own, setup=config.setup, command=config.command_text)
+    names = ", ".join(n for n, where in resolutions["head"].found.items() if where)
+    if names:
+        progress.step(f"each side imports {names} from its own checkout")
 
 
 def wants_pytest_breakdown(config: Config) -> bool:
@@ -228,12 +271,9 @@ def check_command_exists(argv: Sequence[str], cwd: Path, env: Mapping[str, str])
     A shell command is asked of the shell itself (`command -v`), which knows
     builtins, functions and PATH exactly as the run will see them.
     """
-    program = argv[0]
-    if list(argv[:2]) == ["sh", "-c"] and len(argv) > 2:
-        words = _first_word(argv[2])
-        if words is None:
-            return
-        program = words
+    program = sources.first_program(argv)
+    if program is None:
+        return
     probe = subprocess.run(
         ["sh", "-c", 'command -v -- "$1" >/dev/null 2>&1', "sh", program],
         cwd=cwd,
@@ -245,19 +285,6 @@ def check_command_exists(argv: Sequence[str], cwd: Path, env: Mapping[str, str])
             f"command: {program!r} cannot be found (PATH or {cwd.name}/); "
             "expected a program the benchmark can run, installed by `setup` if need be"
         )
-
-
-def _first_word(text: str) -> str | None:
-    """The program a simple shell command starts, or None when the shell is too clever for us."""
-    try:
-        words = shlex.split(text)
-    except ValueError:
-        return None
-    while words and "=" in words[0] and not words[0].startswith("="):
-        words = words[1:]  # VAR=value prefixes
-    if not words or any(ch in words[0] for ch in "$`(){};|&<>"):
-        return None
-    return words[0]
 
 
 def _results(

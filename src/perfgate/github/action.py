@@ -35,7 +35,7 @@ from .publish import publish
 
 #: Inputs that are gate settings: the same names as `.perfgate.yml` keys and CLI flags.
 GATE_INPUTS = (
-    "command", "setup", "base", "head", "runs", "max-runs", "warmup", "timeout",
+    "command", "setup", "setup-timeout", "base", "head", "runs", "max-runs", "warmup", "timeout",
     "time-threshold", "memory-threshold", "instructions", "instructions-threshold",
     "working-directory",
 )  # fmt: skip
