@@ -2,18 +2,31 @@
 
 Endpoints (shapes and status codes as docs.github.com/en/rest documents them):
 
+- GET   /user                                            200, the token's user; 403
+  "Resource not accessible by integration" for an installation token (GITHUB_TOKEN)
+- GET   /repos/{owner}/{repo}/pulls/{number}             200, the pull request (number,
+  state, head and base with sha, ref, label, repo); 404 for one that does not exist
+- GET   /repos/{owner}/{repo}/pulls?state=&head=owner:ref  200, the matching list
 - GET   /repos/{owner}/{repo}/issues/{number}/comments   200, a JSON list; `per_page`
   (default 30, at most 100) and `page`; a `Link` header with rel="next", "last",
-  "first", "prev" when there is more than one page
+  "first", "prev" when there is more than one page; 404 for a pull request that
+  does not exist
 - POST  /repos/{owner}/{repo}/issues/{number}/comments   201, the comment (id, node_id,
-  url, html_url, issue_url, body, user, author_association, created_at, updated_at)
+  url, html_url, issue_url, body, user, author_association, created_at, updated_at),
+  its user the token's; 404 for a pull request that does not exist
 - PATCH /repos/{owner}/{repo}/issues/comments/{id}       200, the edited comment
+- DELETE /repos/{owner}/{repo}/issues/comments/{id}      204
 - POST  /repos/{owner}/{repo}/statuses/{sha}             201, the status (state, context,
-  description, target_url, creator, ...); 422 for a bad state or a description over 140
+  description, target_url, creator, ...); 422 for a bad state, a description over
+  140, or a SHA that is no commit of the repository ("No commit found for SHA")
 
-Every request needs `Authorization: Bearer TOKEN` (else 401 "Bad credentials"),
-a body that is JSON (else 400 "Problems parsing JSON"), and is recorded
-(method, path, query, headers, JSON body).  Faults on demand, in the order a
+The repository knows only the pull requests and commits a test gives it
+(`add_pull`, `add_commit`, `serve_event`), as GitHub knows only real ones.
+Every request needs `Authorization: Bearer TOKEN` with a token the server
+knows (`USERS`: the Actions token is github-actions[bot], type Bot; a personal
+token is a User), else 401 "Bad credentials"; a body that is JSON (else 400
+"Problems parsing JSON"); and is recorded (method, path, query, headers, JSON
+body).  Faults on demand, in the order a
 test queues them: `server_errors`, `rate_limited` (429 + Retry-After),
 `secondary_rate_limit` (403 + x-ratelimit-remaining: 0 and x-ratelimit-reset),
 `read_only` (403 "Resource not accessible by integration", what a fork's token
@@ -32,12 +45,25 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 TOKEN = "ghs_test_token_0123456789"
+#: A personal access token of a maintainer, and one of a stranger who comments on the PR.
+PAT = "ghp_maintainer_token_0123456789"
+STRANGER = "ghp_stranger_token_0123456789"
+ACTIONS_BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
+#: Who each token is; None for an installation token, which GET /user refuses.
+USERS: dict[str, dict[str, Any] | None] = {
+    TOKEN: None,
+    PAT: {"login": "octo-maintainer", "id": 1001, "type": "User"},
+    STRANGER: {"login": "mallory", "id": 6666, "type": "User"},
+}
+#: The author of what each token writes.
+AUTHORS = {TOKEN: ACTIONS_BOT, PAT: USERS[PAT], STRANGER: USERS[STRANGER]}
 READ_ONLY = {
     "message": "Resource not accessible by integration",
     "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment",
@@ -85,6 +111,8 @@ class FakeGitHub:
     #: A path prefix the server is mounted under, as GitHub Enterprise Server's /api/v3.
     prefix: str = ""
     comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
+    pulls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    commits: set[tuple[str, str]] = field(default_factory=set)
     statuses: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
@@ -140,14 +168,68 @@ class FakeGitHub:
 
     # --- State --------------------------------------------------------------------------------
 
+    def add_commit(self, repo: str, *shas: str) -> None:
+        with self.lock:
+            self.commits.update((repo, sha.lower()) for sha in shas)
+
+    def add_pull(
+        self,
+        repo: str,
+        number: int,
+        head_sha: str,
+        base_sha: str = "b" * 40,
+        *,
+        head_repo: str | None = None,
+        head_ref: str = "feature",
+    ) -> dict[str, Any]:
+        """A pull request of `repo` (its head from `head_repo`, a fork, when given); its
+        head and base are commits of `repo`, as GitHub fetches a fork's head into it."""
+        head_repo = head_repo or repo
+        pull = {
+            "number": number,
+            "state": "open",
+            "head": {
+                "sha": head_sha,
+                "ref": head_ref,
+                "label": f"{head_repo.split('/')[0]}:{head_ref}",
+                "repo": {"full_name": head_repo},
+            },
+            "base": {"sha": base_sha, "ref": "main", "repo": {"full_name": repo}},
+        }
+        self.add_commit(repo, head_sha, base_sha)
+        with self.lock:
+            self.pulls[(repo, number)] = pull
+        return pull
+
+    def push(self, repo: str, number: int, head_sha: str) -> None:
+        """A new head for the pull request, as a push to its branch makes."""
+        self.add_commit(repo, head_sha)
+        with self.lock:
+            self.pulls[(repo, number)]["head"]["sha"] = head_sha
+
+    def serve_event(self, path: Any) -> None:
+        """Know the pull request a pull_request event file describes (its number, head, base)."""
+        payload = json.loads(Path(path).read_text())
+        pull = payload.get("pull_request")
+        if isinstance(pull, dict):
+            repo = payload["repository"]["full_name"]
+            head = pull["head"]
+            self.add_pull(
+                repo, int(pull["number"]), head["sha"], pull["base"]["sha"],
+                head_repo=(head.get("repo") or {}).get("full_name"),
+            )  # fmt: skip
+
     def add_comments(
-        self, repo: str, number: int, bodies: list[str], login: str = "someone"
+        self, repo: str, number: int, bodies: list[str], token: str = STRANGER
     ) -> None:
+        """Comments written by the holder of `token` (by default a stranger, a User)."""
         with self.lock:
             for body in bodies:
-                self._new_comment(repo, number, body, login=login)
+                self._new_comment(repo, number, body, AUTHORS[token])
 
-    def _new_comment(self, repo: str, number: int, body: str, login: str) -> dict[str, Any]:
+    def _new_comment(
+        self, repo: str, number: int, body: str, user: dict[str, Any]
+    ) -> dict[str, Any]:
         self.next_id += 1
         comment = {
             "id": self.next_id,
@@ -156,7 +238,7 @@ class FakeGitHub:
             "html_url": f"https://github.example/{repo}/pull/{number}#issuecomment-{self.next_id}",
             "issue_url": f"{self.url}/repos/{repo}/issues/{number}",
             "body": body,
-            "user": {"login": login, "id": 41898282, "type": "Bot"},
+            "user": dict(user),
             "author_association": "NONE",
             "created_at": "2026-11-25T00:00:00Z",
             "updated_at": "2026-11-25T00:00:00Z",
@@ -186,27 +268,50 @@ class FakeGitHub:
 
 
 Answer = tuple[int, Any, dict[str, str]]
+NOT_FOUND: Answer = (404, {"message": "Not Found"}, {})
 
 
-def _route(state: FakeGitHub, method: str, path: str, query: dict, body: Any) -> Answer:
+def _route(state: FakeGitHub, method: str, path: str, query: dict, body: Any, token: str) -> Answer:
     """What GitHub would answer a well-formed, authorised request (state lock held)."""
+    if path == "/user" and method == "GET":
+        user = USERS[token]
+        if user is None:
+            return 403, {**READ_ONLY, "documentation_url": "https://docs.github.com/rest/users"}, {}
+        return 200, dict(user), {}
+    if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/pulls/(\d+)", path):
+        pull = state.pulls.get((m.group(1), int(m.group(2))))
+        return (200, json.loads(json.dumps(pull)), {}) if pull and method == "GET" else NOT_FOUND
+    if (m := re.fullmatch(r"/repos/([^/]+/[^/]+)/pulls", path)) and method == "GET":
+        head = query.get("head", [""])[0]
+        found = [
+            json.loads(json.dumps(pull))
+            for (repo, _), pull in sorted(state.pulls.items())
+            if repo == m.group(1) and (not head or pull["head"]["label"] == head)
+        ]
+        return 200, found, {}
     if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/issues/(\d+)/comments", path):
         repo, number = m.group(1), int(m.group(2))
+        if (repo, number) not in state.pulls:
+            return NOT_FOUND
         if method == "GET":
             return _list(state, repo, number, query)
         if method == "POST":
             if error := _comment_body_error(body):
                 return error
-            return 201, state._new_comment(repo, number, body["body"], "github-actions[bot]"), {}
+            return 201, state._new_comment(repo, number, body["body"], AUTHORS[token]), {}
     m = re.fullmatch(r"/repos/([^/]+/[^/]+)/issues/comments/(\d+)", path)
     if m and method == "PATCH":
         if error := _comment_body_error(body):
             return error
         return _edit(state, m.group(1), int(m.group(2)), body["body"])
+    if m and method == "DELETE":
+        return _delete(state, m.group(1), int(m.group(2)))
     m = re.fullmatch(r"/repos/([^/]+/[^/]+)/statuses/([0-9a-fA-F]{40})", path)
     if m and method == "POST":
-        return _status(state, m.group(1), m.group(2).lower(), body)
-    return 404, {"message": "Not Found"}, {}
+        if (m.group(1), m.group(2).lower()) not in state.commits:
+            return _invalid("Status", "sha", f"No commit found for SHA: {m.group(2)}")
+        return _status(state, m.group(1), m.group(2).lower(), body, AUTHORS[token])
+    return NOT_FOUND
 
 
 def _invalid(resource: str, field_name: str, message: str) -> Answer:
@@ -252,7 +357,16 @@ def _edit(state: FakeGitHub, repo: str, comment_id: int, text: str) -> Answer:
     return 404, {"message": "Not Found"}, {}
 
 
-def _status(state: FakeGitHub, repo: str, sha: str, body: Any) -> Answer:
+def _delete(state: FakeGitHub, repo: str, comment_id: int) -> Answer:
+    for (owner_repo, _), items in state.comments.items():
+        for comment in items:
+            if comment["id"] == comment_id and owner_repo == repo:
+                items.remove(comment)
+                return 204, None, {}
+    return NOT_FOUND
+
+
+def _status(state: FakeGitHub, repo: str, sha: str, body: Any, creator: dict) -> Answer:
     if not isinstance(body, dict) or body.get("state") not in STATES:
         return 422, {"message": "Validation Failed"}, {}
     if len(body.get("description") or "") > DESCRIPTION_LIMIT:
@@ -269,7 +383,7 @@ def _status(state: FakeGitHub, repo: str, sha: str, body: Any) -> Answer:
         "context": body.get("context") or "default",
         "created_at": "2026-11-25T00:00:00Z",
         "updated_at": "2026-11-25T00:00:00Z",
-        "creator": {"login": "github-actions[bot]", "type": "Bot"},
+        "creator": dict(creator),
     }
     state.statuses.setdefault((repo, sha), []).append(status)
     return 201, status, {}
@@ -285,7 +399,7 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             pass
 
         def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
+            data = b"" if status == 204 else json.dumps(body).encode()
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -337,11 +451,12 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             self._send(*answer)
 
         def _answer(self, method: str, path: str, query: dict, body: Any, parsed: bool) -> Answer:
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+            if token not in USERS:
                 return 401, {"message": "Bad credentials"}, {}
             if not parsed:
                 return 400, {"message": "Problems parsing JSON"}, {}
-            return _route(state, method, path, query, body)
+            return _route(state, method, path, query, body, token)
 
         def do_GET(self) -> None:  # noqa: N802
             self._handle("GET")
@@ -351,6 +466,9 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 
         def do_PATCH(self) -> None:  # noqa: N802
             self._handle("PATCH")
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            self._handle("DELETE")
 
     return Handler
 

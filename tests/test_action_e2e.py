@@ -81,6 +81,8 @@ def action_inputs(**inputs: str) -> dict[str, str]:
 
 
 def run_entrypoint(tmp_path, server, repo, event_path, head, event_name="pull_request", **inputs):
+    server.serve_event(event_path)  # GitHub knows the pull request and its commits
+    server.add_commit(REPO, head)
     outputs, summary, home = tmp_path / "output", tmp_path / "summary.md", tmp_path / "home"
     home.mkdir(exist_ok=True)
     outputs.write_text("")
@@ -145,10 +147,18 @@ def test_two_pushes_make_one_comment_and_a_status_each(tmp_path: Path, github_se
     (comment,) = github_server.comments[(REPO, 12)]
     assert comment["body"].startswith("<!-- perfgate:perfgate -->\n")
     assert "perfgate: pass" in comment["body"]
+    # Each run: is this commit the pull request's head, who is the token (the Actions
+    # token: 403, github-actions[bot]), its comment; the first run looks again after
+    # creating (two runs at once must not leave two comments).
     assert github_server.log() == [
+        f"GET /repos/{REPO}/pulls/12",
+        "GET /user",
         f"GET /repos/{REPO}/issues/12/comments?per_page=100",
         f"POST /repos/{REPO}/issues/12/comments",
+        f"GET /repos/{REPO}/issues/12/comments?per_page=100",
         f"POST /repos/{REPO}/statuses/{head}",
+        f"GET /repos/{REPO}/pulls/12",
+        "GET /user",
         f"GET /repos/{REPO}/issues/12/comments?per_page=100",
         f"PATCH /repos/{REPO}/issues/comments/{comment['id']}",
         f"POST /repos/{REPO}/statuses/{second_head}",

@@ -62,6 +62,8 @@ def run_action(container: str, tmp_path: Path, server, repo, event_path: Path, h
     for folder in (home, workflow, commands):
         folder.mkdir(exist_ok=True)
     shutil.copy(event_path, workflow / "event.json")
+    server.serve_event(event_path)  # GitHub knows the pull request and its commits
+    server.add_commit(REPO, head)
     (commands / "output").write_text("")
     (commands / "summary").write_text("")
     owner = f"{os.getuid()}:{os.getgid()}"
@@ -130,7 +132,9 @@ def test_two_pushes_in_the_image_one_comment_then_a_regression(
     (comment,) = github_server.comments[(REPO, 12)]
     assert comment["body"].startswith("<!-- perfgate:perfgate -->") and "fail" in comment["body"]
     methods = [r.method for r in github_server.requests]
-    assert methods == ["GET", "POST", "POST", "GET", "PATCH", "POST"]
+    # Per run: the PR's head, the token's identity, its comment (looked for again after
+    # creating it), the status.
+    assert methods == ["GET"] * 3 + ["POST", "GET", "POST"] + ["GET"] * 3 + ["PATCH", "POST"]
     assert github_server.statuses[(REPO, first_head)][0]["state"] == "success"
     (status,) = github_server.statuses[(REPO, head)]
     assert status["state"] == "failure" and status["target_url"] == RUN_URL

@@ -20,6 +20,13 @@ STATUS = f"/repos/{REPO}/statuses/{SHA}"
 COMMENTS = f"/repos/{REPO}/issues/1/comments"
 
 
+@pytest.fixture(autouse=True)
+def pull_request(github_server) -> None:
+    """Pull requests 1 and 5 of REPO with SHA as their head (GitHub refuses others)."""
+    github_server.add_pull(REPO, 1, SHA)
+    github_server.add_pull(REPO, 5, SHA)
+
+
 def client(server, **kwargs) -> tuple[GitHubAPI, list[float]]:
     waits: list[float] = []
     api = GitHubAPI(server.url, TOKEN, sleep=waits.append, clock=lambda: NOW, **kwargs)

@@ -22,7 +22,16 @@ from perfgate.results import Comparison, Results, Sample, Side
 
 REPO = "octo/widgets"
 SHA = "c" * 40
+#: The hidden line under the marker: the head commit the comment speaks for.
+STAMP = f"<!-- perfgate-run: head={SHA} -->"
 RUN_URL = "https://github.example/octo/widgets/actions/runs/42"
+
+
+@pytest.fixture(autouse=True)
+def pull_requests(github_server) -> None:
+    """Pull requests 1 to 20 of REPO, each with SHA as its head (GitHub refuses others)."""
+    for number in range(1, 21):
+        github_server.add_pull(REPO, number, SHA)
 
 
 def client(server, **kwargs) -> GitHubAPI:
@@ -56,7 +65,7 @@ def test_comment_created_once_then_edited_even_on_a_later_page(github_server) ->
     second = publish(results(), "second body", api=api, repo=REPO, sha=SHA, pr_number=7)
     assert second.comment_action == "updated" and second.comment_url == first.comment_url
     (comment,) = ours(github_server, 7)
-    assert comment["body"] == "<!-- perfgate:perfgate -->\nsecond body"
+    assert comment["body"] == f"<!-- perfgate:perfgate -->\n{STAMP}\nsecond body"
     assert len(github_server.comments[(REPO, 7)]) == 211
     statuses = github_server.statuses[(REPO, SHA)]
     assert [(s["context"], s["state"]) for s in statuses] == [("perfgate", "failure")] * 2
@@ -66,7 +75,8 @@ def test_a_rendered_comment_is_posted_as_it_was_rendered(github_server) -> None:
     body = render_comment(results(), marker="perfgate", run_url=RUN_URL)
     publish(results(), body, api=client(github_server), repo=REPO, sha=SHA, pr_number=2)
     (comment,) = ours(github_server, 2)
-    assert comment["body"] == body
+    marker, rest = body.split("\n", 1)
+    assert comment["body"] == f"{marker}\n{STAMP}\n{rest}"
     assert "wall time" in body and body.count("<!-- perfgate:perfgate -->") == 1
 
 
@@ -78,8 +88,8 @@ def test_a_second_gate_keeps_its_own_comment(github_server) -> None:
     publish(results(), "time gate again", api=api, repo=REPO, sha=SHA, pr_number=3)
     bodies = [c["body"] for c in github_server.comments[(REPO, 3)]]
     assert bodies == [
-        "<!-- perfgate:perfgate -->\ntime gate again",
-        "<!-- perfgate:perfgate-memory -->\nmemory gate",
+        f"<!-- perfgate:perfgate -->\n{STAMP}\ntime gate again",
+        f"<!-- perfgate:perfgate-memory -->\n{STAMP}\nmemory gate",
     ]
     states = [(s["context"], s["state"]) for s in github_server.statuses[(REPO, SHA)]]
     assert states == [("perfgate", "failure"), ("perfgate-memory", "success")] + [
@@ -135,7 +145,15 @@ def test_a_create_that_landed_but_failed_is_not_made_twice(github_server) -> Non
     report = publish(results(), "b", api=client(github_server), repo=REPO, sha=SHA, pr_number=6)
     assert report.comment_action == "updated"
     assert len(github_server.comments[(REPO, 6)]) == 1
-    assert [r.method for r in github_server.requests] == ["GET", "POST", "GET", "PATCH", "POST"]
+    # The pull request's head, the token's identity, the comments, the create that
+    # failed, the comments again (it is there), the edit, the status.
+    comments = f"/repos/{REPO}/issues/6/comments"
+    assert github_server.log() == [
+        f"GET /repos/{REPO}/pulls/6", "GET /user", f"GET {comments}?per_page=100",
+        f"POST {comments}", f"GET {comments}?per_page=100",
+        f"PATCH /repos/{REPO}/issues/comments/{github_server.comments[(REPO, 6)][0]['id']}",
+        f"POST /repos/{REPO}/statuses/{SHA}",
+    ]  # fmt: skip
 
 
 def test_a_create_that_timed_out_is_not_made_twice(github_server) -> None:
@@ -203,7 +221,11 @@ def test_descriptions_fit_and_github_accepts_them(github_server, metrics: int) -
 
 def test_a_huge_body_is_cut_to_what_github_accepts(github_server) -> None:
     body = fit_comment("x" * 100_000, "perfgate")
-    assert len(body) == GITHUB_COMMENT_LIMIT and body.startswith("<!-- perfgate:perfgate -->")
+    assert len(body.encode()) == GITHUB_COMMENT_LIMIT and body.startswith(
+        "<!-- perfgate:perfgate -->"
+    )
+    emoji = fit_comment("✅" * 30_000, "perfgate")  # 90,000 bytes in 30,000 characters
+    assert 65_530 < len(emoji.encode()) <= GITHUB_COMMENT_LIMIT
     assert body.endswith("cut to fit GitHub's comment size limit")
     report = publish(results(), "y" * 70_000, api=client(github_server), repo=REPO, sha=SHA,
                      pr_number=1)  # fmt: skip
@@ -213,7 +235,7 @@ def test_a_huge_body_is_cut_to_what_github_accepts(github_server) -> None:
 
 def run_publish(server, path, *args, token=TOKEN):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    env.update({"GITHUB_API_URL": server.url, "GITHUB_REPOSITORY": REPO})
+    env.update({"GITHUB_API_URL": server.url, "GITHUB_REPOSITORY": REPO, "GITHUB_SHA": SHA})
     if token:
         env["GITHUB_TOKEN"] = token
     return subprocess.run(

@@ -29,8 +29,8 @@ from .errors import (
 )
 from .gate import Outcome, check_command_exists, run_gate
 from .github import actions
-from .github.api import GitHubAPI
-from .github.publish import publish
+from .github.api import GitHubAPI, GitHubError
+from .github.publish import CLAIM_NOTE, publish, trusted_target
 from .progress import Progress
 from .report import console, markdown
 from .results import Results, Side
@@ -123,8 +123,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     publish.add_argument("results_json", metavar="RESULTS.json")
     publish.add_argument("--repository", help="owner/name (default: GITHUB_REPOSITORY)")
-    publish.add_argument("--sha", help="commit for the status (default: the head side's SHA)")
-    publish.add_argument("--pr", type=int, help="pull request number to comment on")
+    publish.add_argument(
+        "--sha",
+        help="commit for the status (default: from the event: a workflow_run's head commit, "
+        "a pull request's head, else GITHUB_SHA; never from the results file)",
+    )
+    publish.add_argument(
+        "--pr",
+        type=int,
+        help="pull request to comment on (default: from the event); it must exist, and is "
+        "commented on only while the commit is its head",
+    )
+    publish.add_argument(
+        "--comment-author",
+        help="login whose comment is perfgate's (default: the token's user, or "
+        "github-actions[bot] for an installation token; a GitHub App's: SLUG[bot])",
+    )
     publish.add_argument("--context", default="perfgate", help="status context (default: perfgate)")
     publish.add_argument("--no-comment", action="store_true", help="set the status only")
     publish.add_argument("--run-url", help="link for the status (default: this Actions run)")
@@ -300,7 +314,9 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 def publish_command(args: argparse.Namespace) -> int:
-    """Post a saved verdict; publishing trouble is loud but never changes the exit code."""
+    """Post a saved verdict: publishing is this command's whole job, so any trouble, a
+    read-only token's 403 included, is exit 4 (a misconfigured workflow_run job should
+    go red), while a wrong pull request number or commit is exit 2 before any post."""
     results = _read_results(Path(args.results_json))
     environ = os.environ
     token = environ.get("GITHUB_TOKEN", "")
@@ -310,15 +326,24 @@ def publish_command(args: argparse.Namespace) -> int:
     repository = args.repository or context.repository
     if not repository or "/" not in repository:
         raise ConfigError("publish: --repository owner/name (or GITHUB_REPOSITORY) is required")
-    head = results.sides.get("head") or next(iter(results.sides.values()), None)
-    sha = args.sha or (head.sha if head else "") or context.status_sha
-    if not sha:
-        raise ConfigError("publish: no commit for the status; give --sha")
-    body = markdown.render_comment(results, marker=args.context, run_url=context.run_url)
+    api = GitHubAPI(context.api_url, token)
+    event = context.event
+    try:
+        target = trusted_target(
+            api, repository, event, sha=args.sha, pr_number=args.pr,
+            fallback_sha=context.status_sha,
+        )  # fmt: skip
+    except GitHubError as error:
+        print(f"perfgate: error: {error}", file=sys.stderr)
+        return EXIT_INFRASTRUCTURE
+    sha = target.sha
+    run_url = args.run_url or event.run_url or context.run_url
+    note = CLAIM_NOTE.format(sha=f"`{sha[:12]}`")
+    body = markdown.render_comment(results, marker=args.context, run_url=run_url, note=note)
     report = publish(
-        results, body, api=GitHubAPI(context.api_url, token), repo=repository, sha=sha,
-        pr_number=args.pr or context.pr_number, context=args.context,
-        run_url=args.run_url or context.run_url, comment=not args.no_comment,
+        results, body, api=api, repo=repository, sha=sha, pr_number=target.pr_number,
+        context=args.context, run_url=run_url, comment=not args.no_comment,
+        author=args.comment_author, run_id=event.run_id or context.run_id or None,
     )  # fmt: skip
     if report.comment_url:
         print(f"comment {report.comment_action}: {report.comment_url}")
@@ -328,7 +353,8 @@ def publish_command(args: argparse.Namespace) -> int:
         print(f"perfgate: warning: {message}", file=sys.stderr)
     for message in report.errors:
         print(f"perfgate: error: {message}", file=sys.stderr)
-    return EXIT_INFRASTRUCTURE if report.errors else EXIT_PASS
+    failed = report.errors or report.status_state is None or report.comment_action == "failed"
+    return EXIT_INFRASTRUCTURE if failed else EXIT_PASS
 
 
 def _recorded_thresholds(source: Results, cfg: config.Config) -> dict[str, Any]:

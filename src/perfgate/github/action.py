@@ -70,14 +70,29 @@ def mark_safe_directory(workspace: Path) -> None:
 def load_config(
     inputs: Mapping[str, str], context: actions.GitHubContext, workspace: Path
 ) -> config.Config:
+    """The gate's settings: action inputs over the base commit's configuration file.
+
+    The file is read from the base commit only (the event's base: a pull
+    request's, a merge queue's), never from the checkout.  A `config:` input
+    that names a file the base does not have is an error, not a quiet fall
+    back to the pull request's copy.
+    """
     values = {k: v for k, v in inputs.items() if k in GATE_INPUTS}
     if "base" not in values and context.base_sha:
         values["base"] = context.base_sha
-    if values.get("base") and len(values["base"]) == 40:
-        git_workspace.ensure_commit(workspace, values["base"])
+    base = values.get("base")
+    if base and base.startswith("-"):
+        raise ConfigError(f"base: {base!r} starts with '-': a ref or a SHA, not an option")
+    if base and len(base) == 40:
+        git_workspace.ensure_commit(workspace, base)
     name = inputs.get("config", config.CONFIG_FILE)
-    config_path = trusted_config_file(workspace, values.get("base"), name)
+    config_path = trusted_config_file(workspace, base, name)
     if config_path is None and "config" in inputs:
+        if base:
+            raise ConfigError(
+                f"config: {name} is not in the base commit {base[:12]}; the gate reads its "
+                "settings from the base only (a pull request's copy counts once it lands)"
+            )
         config_path = workspace / name
     return config.load(
         repo=workspace,
@@ -97,7 +112,10 @@ def trusted_config_file(workspace: Path, base: str | None, name: str) -> Path | 
     if not base:
         return None
     shown = subprocess.run(
-        ["git", "show", f"{base}:{name}"], cwd=workspace, capture_output=True, text=True
+        ["git", "show", "--end-of-options", f"{base}:{name}"],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
     )
     if shown.returncode != 0:
         return None
@@ -233,6 +251,7 @@ def _publish(
             context=context_name,
             run_url=context.run_url,
             comment=comment,
+            run_id=context.run_id or None,
         )
         if report.comment_url:
             print(f"comment {report.comment_action}: {report.comment_url}", flush=True)

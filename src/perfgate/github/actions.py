@@ -72,7 +72,11 @@ class Event:
     pull_request (and pull_request_target, pull_request_review): the base and
     head SHAs, the number, the repository and the head's repository (another
     one on a fork's pull request); push: `before` as base, `after` as head;
-    workflow_dispatch: its inputs (a `base` input is taken as the base).
+    merge_group: the queue's base and head; workflow_dispatch: its inputs (a
+    `base` input is taken as the base); workflow_run: the run that triggered
+    this one, as GitHub describes it (not as its artifacts claim): its head
+    commit, branch and repository, its pull request when GitHub names one
+    (never for a fork's), and its page.
     """
 
     name: str = ""
@@ -82,6 +86,9 @@ class Event:
     repository: str | None = None
     head_repository: str | None = None
     inputs: Mapping[str, Any] = field(default_factory=dict)
+    head_branch: str | None = None
+    run_id: str | None = None
+    run_url: str | None = None
 
     @property
     def from_fork(self) -> bool:
@@ -104,6 +111,13 @@ def _number(value: Any) -> int | None:
     return int(text) if text.isdigit() and int(text) > 0 else None
 
 
+#: Events that name a base and a head commit: (the object holding them, base key, head key).
+COMMIT_PAIRS = {
+    "push": ("", "before", "after"),
+    "merge_group": ("merge_group", "base_sha", "head_sha"),
+}
+
+
 def parse_event(name: str, payload: Mapping[str, Any]) -> Event:
     """Read the event the way its name says; an event perfgate does not know gives nothing."""
     repository = _dict(payload.get("repository")).get("full_name")
@@ -119,13 +133,17 @@ def parse_event(name: str, payload: Mapping[str, Any]) -> Event:
             repository=repository,
             head_repository=_dict(head.get("repo")).get("full_name"),
         )
-    if name == "push":
+    if name in COMMIT_PAIRS:
+        source_key, base_key, head_key = COMMIT_PAIRS[name]
+        source = _dict(payload.get(source_key)) if source_key else payload
         return Event(
             name=name,
-            base_sha=_sha(payload.get("before")),
-            head_sha=_sha(payload.get("after")),
+            base_sha=_sha(source.get(base_key)),
+            head_sha=_sha(source.get(head_key)),
             repository=repository,
         )
+    if name == "workflow_run":
+        return _workflow_run_event(payload, repository)
     if name == "workflow_dispatch":
         inputs = _dict(payload.get("inputs"))
         return Event(
@@ -135,6 +153,29 @@ def parse_event(name: str, payload: Mapping[str, Any]) -> Event:
             inputs=inputs,
         )
     return Event(name=name, repository=repository)
+
+
+def _workflow_run_event(payload: Mapping[str, Any], repository: str | None) -> Event:
+    """The measuring run as GitHub tells it; its pull request only when GitHub lists one
+    whose head is the run's head (GitHub lists none for a fork's pull request)."""
+    run = _dict(payload.get("workflow_run"))
+    head_sha = _sha(run.get("head_sha"))
+    numbers = [
+        _number(_dict(pull).get("number"))
+        for pull in run.get("pull_requests") or []
+        if _dict(_dict(pull).get("head")).get("sha") == head_sha
+    ]
+    run_id = run.get("id")
+    return Event(
+        name="workflow_run",
+        head_sha=head_sha,
+        pr_number=next((n for n in numbers if n), None),
+        repository=repository,
+        head_repository=_dict(run.get("head_repository")).get("full_name"),
+        head_branch=run.get("head_branch") if isinstance(run.get("head_branch"), str) else None,
+        run_id=str(run_id) if isinstance(run_id, int) else None,
+        run_url=run.get("html_url") if isinstance(run.get("html_url"), str) else None,
+    )
 
 
 # --- The run --------------------------------------------------------------------------------

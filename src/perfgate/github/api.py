@@ -29,7 +29,10 @@ API_VERSION = "2022-11-28"
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 429})
 #: Longest single wait perfgate accepts from Retry-After or x-ratelimit-reset; a longer one
 #: (a primary rate limit that resets in an hour) fails at once instead of holding the job.
+#: Also the wait after a rate limit that gives no advice: GitHub asks for at least a minute.
 MAX_WAIT_S = 60.0
+#: The most one client waits in all, over every retry: a job is not held for longer.
+MAX_TOTAL_WAIT_S = 180.0
 
 
 class GitHubError(Exception):
@@ -74,6 +77,7 @@ class GitHubAPI:
         self.max_retries = max_retries
         self.sleep = sleep
         self.clock = clock
+        self.waited_s = 0.0
         self.session = requests.Session()
         self.session.headers.update(
             {
@@ -118,13 +122,14 @@ class GitHubAPI:
                 return _checked(method, url, response)
             if response.status_code >= 500 and not safe_to_repeat:
                 raise _error(method, url, response, ambiguous=True)
-            if wait > MAX_WAIT_S:
+            if wait > MAX_WAIT_S or self.waited_s + wait > MAX_TOTAL_WAIT_S:
                 raise _error(
                     method,
                     url,
                     response,
                     note=f"rate limited for {wait:.0f} s more, longer than perfgate waits",
                 )
+            self.waited_s += wait
             self.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -152,7 +157,7 @@ class GitHubAPI:
         reset = _number(headers.get("x-ratelimit-reset"))
         if exhausted and reset is not None:
             return max(reset - self.clock(), 1.0)
-        if throttled:  # a secondary limit without advice: GitHub says wait at least a minute
+        if throttled or status == 429:  # a limit without advice: GitHub says wait a minute
             return max(self.backoff(attempt), MAX_WAIT_S)
         return self.backoff(attempt)
 
@@ -175,6 +180,10 @@ class GitHubAPI:
 
     def patch(self, path: str, payload: dict[str, Any]) -> Any:
         return self.json("PATCH", path, json=payload)
+
+    def delete(self, path: str) -> None:
+        """DELETE, answered 204 without a body."""
+        self.request("DELETE", path)
 
     def paginate(self, path: str, per_page: int = 100) -> Iterator[Any]:
         """Every item of a list endpoint, following `Link: <...>; rel="next"`."""

@@ -81,7 +81,9 @@ def _label(metric: str, *, cell: bool = False) -> str:
 
 
 def marker_comment(marker: str) -> str:
-    """The hidden line by which the publisher finds this gate's comment again."""
+    """The hidden line by which the publisher finds this gate's comment again (a status
+    context is any text: nothing in it may end the HTML comment or the line)."""
+    marker = re.sub(r"-{2,}", "-", re.sub(r"[<>\r\n]", "", marker))
     return f"<!-- perfgate:{marker} -->"
 
 
@@ -427,14 +429,40 @@ def render_comment(
     marker: str | None = None,
     max_chars: int = GITHUB_COMMENT_LIMIT,
     run_url: str | None = None,
+    note: str = "",
 ) -> str:
-    """The whole report, never longer than `max_chars` characters.
+    """The whole report, never longer than `max_chars` characters nor UTF-8 bytes.
 
     The verdict (after the hidden marker, when given) and the metric table
     always come first and are never dropped; the optional sections get the
-    room that is left, in order of importance.
+    room that is left, in order of importance.  `note` is perfgate's own line
+    under the verdict (where the figures come from).  GitHub's limit may be
+    counted in bytes: a report whose characters take more is rendered again
+    in less room, so that it is never cut by a last-resort guard.
     """
+    room = max_chars
+    while True:
+        text = _render(results, marker=marker, max_chars=room, run_url=run_url, note=note)
+        size = len(text.encode())
+        if size <= max_chars or room < 1000:
+            return text if size <= max_chars else _hard_cut_bytes(text, max_chars)
+        room = int(room * max_chars / size) - 100
+
+
+def _hard_cut_bytes(text: str, max_bytes: int) -> str:
+    suffix = "\n… cut\n"
+    room = max_bytes - len(suffix.encode())
+    if room <= 0:
+        return text.encode()[:max_bytes].decode(errors="ignore")
+    return text.encode()[:room].decode(errors="ignore") + suffix
+
+
+def _render(
+    results: Results, *, marker: str | None, max_chars: int, run_url: str | None, note: str
+) -> str:
     top = headline(results)
+    if note:
+        top = f"{top}\n\n{note}"
     if marker:
         top = f"{marker_comment(marker)}\n{top}"
     footer = f"<sub>[perfgate run]({run_url})</sub>" if run_url else ""
