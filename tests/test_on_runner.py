@@ -74,6 +74,8 @@ def make_runner(root: Path, temp: Path, job_env: dict, **github) -> CompositeRun
 
 def run_action(job, tmp_path, server, repo, head, event_path, **inputs):
     """The action's steps after the install, for a pull_request job in `repo`."""
+    server.serve_event(event_path)  # GitHub knows the pull request and its commits
+    server.add_commit(REPO, head)
     env = {
         "PATH": job["path"], "HOME": str(job["home"]),
         "GITHUB_EVENT_PATH": str(event_path), "GITHUB_EVENT_NAME": "pull_request",

@@ -207,6 +207,8 @@ def main() -> int:
     github, server = start_github()
     try:
         base, head = make_project(tmp / "workspace", args.identical)
+        event_path = event_file(tmp, base, head)
+        github.serve_event(event_path)  # the stand-in knows the pull request and its commits
         bin_dir = setup_python(tmp / "toolcache-python", str(python_version))
         job_env = {k: str(v).replace(":5432/", f":{port}/") for k, v in job["env"].items()}
         temp = tmp / "runner-temp"
@@ -216,7 +218,7 @@ def main() -> int:
             "HOME": str(tmp / "home"), "CI": "true", "GITHUB_ACTIONS": "true",
             "RUNNER_OS": "Linux", "RUNNER_TEMP": str(temp),
             "GITHUB_WORKSPACE": str(tmp / "workspace"),
-            "GITHUB_EVENT_PATH": str(event_file(tmp, base, head)),
+            "GITHUB_EVENT_PATH": str(event_path),
             "GITHUB_EVENT_NAME": "pull_request", "GITHUB_SHA": head, "GITHUB_REPOSITORY": REPO,
             "GITHUB_API_URL": github.url, "GITHUB_SERVER_URL": "https://github.example",
             "GITHUB_RUN_ID": "1", **job_env,
