@@ -178,10 +178,29 @@ def test_a_python_too_old_for_perfgate_is_exit_2_naming_setup_python(tmp_path) -
     assert [p.name for p in temp.iterdir()] == ["_runner_file_commands"]  # nothing installed
 
 
+def test_an_install_that_fails_is_exit_4_infrastructure(tmp_path) -> None:
+    """A Python that answers the version check but cannot make a venv (Debian without
+    python3-venv): the gate's exit code for infrastructure trouble, and a message."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    script = (
+        '#!/bin/sh\n[ "$2" = "-m" ] && [ "$3" = venv ] && { echo "no venv" >&2; exit 1; }\nexit 0\n'
+    )
+    (fake / "python3").write_text(script)
+    (fake / "python3").chmod(0o755)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    runner = make_runner(tmp_path, temp, {"PATH": f"{fake}:/usr/bin:/bin", "HOME": str(tmp_path)})
+    run = runner.run({}, stop_after="install")
+    assert run.exit_code == 4, run.log
+    assert "::error title=perfgate::could not install perfgate" in run.stdout
+    assert "no venv" in run.stderr and run.steps[0].outputs == {}
+
+
 def test_the_on_runner_action_mirrors_the_docker_action() -> None:
     docker = yaml.safe_load((ROOT / "action.yml").read_text())
     composite = yaml.safe_load((ACTION_DIR / "action.yml").read_text())
-    assert composite["inputs"] == docker["inputs"]
+    assert composite["inputs"] == docker["inputs"], "on-runner/action.yml: copy action.yml's inputs"
     assert {k: v["description"] for k, v in composite["outputs"].items()} == {
         k: v["description"] for k, v in docker["outputs"].items()
     }
