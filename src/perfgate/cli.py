@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, config, instructions, runner, stats, workspace
+from .breakdown import render_breakdown_markdown
 from .environment import capture
 from .errors import (
     EXIT_INFRASTRUCTURE,
@@ -363,16 +364,32 @@ def _recorded_thresholds(source: Results, cfg: config.Config) -> dict[str, Any]:
     for key, name in THRESHOLD_SETTINGS.items():
         if key in cfg.sources or name not in settings:
             settings[name] = getattr(cfg, name)
+        else:  # a threshold read from a file is checked like one given as a flag
+            settings[name] = config.parse_threshold(f"settings.{name}", settings[name])
     return settings
 
 
 def _read_results(path: Path) -> Results:
+    """A results file, refused (exit 2, the field named) when any part of it is unreadable.
+
+    The breakdown is rendered once here, so that a corrupt one stops now with its
+    field named, not later as a traceback in the middle of publishing.
+    """
     try:
-        return Results.read(path)
+        results = Results.read(path)
     except FileNotFoundError:
         raise ConfigError(f"compare: {path} does not exist") from None
     except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
         raise ConfigError(f"compare: {path} is not a perfgate results file: {error}") from None
+    if results.breakdown is not None:
+        try:
+            render_breakdown_markdown(results.breakdown)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
+            what = f"field {error.args[0]!r} missing" if isinstance(error, KeyError) else error
+            raise ConfigError(
+                f"compare: {path} is not a perfgate results file: breakdown: {what}"
+            ) from None
+    return results
 
 
 def _pick_side(results: Results, names: Sequence[str], path: str) -> Side:

@@ -23,7 +23,7 @@ from . import imports as imports_module
 from . import instructions as instructions_module
 from .config import Config
 from .environment import capture
-from .errors import EXIT_PASS, EXIT_REGRESSION, ConfigError, PerfgateError
+from .errors import EXIT_PASS, EXIT_REGRESSION, BenchmarkFailed, ConfigError, PerfgateError
 from .progress import Progress
 from .results import Results, Sample, Side
 
@@ -62,6 +62,8 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
     )
     if counter is not None:
         progress.step(f"counting instructions in runs of their own: {counter.note}")
+    for warning in checkout_warnings(repo, refs, shas):
+        progress.step(f"warning: {warning}")
     alpha = stats.ALPHA / len(stats.looks(config.runs, config.max_runs))
     try:
         samples, evidence = _measure(config, repo, shas, seed, alpha, progress, counter)
@@ -81,6 +83,28 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
     return Outcome(results, EXIT_REGRESSION if verdict == "fail" else EXIT_PASS)
 
 
+def checkout_warnings(repo: Path, refs: Mapping[str, str], shas: Mapping[str, str]) -> list[str]:
+    """What the user may think is measured and is not: uncommitted work, one commit twice."""
+    warnings = []
+    if shas["head"] == workspace.resolve_ref(repo, "HEAD"):
+        changed = workspace.uncommitted_changes(repo)
+        if changed:
+            shown = ", ".join(changed[:3]) + (
+                f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            )
+            warnings.append(
+                f"uncommitted changes are not measured ({shown}): head is the commit "
+                f"{shas['head'][:12]}; commit them to gate them"
+            )
+    if shas["base"] == shas["head"]:
+        warnings.append(
+            f"base ({refs['base']}) and head ({refs['head']}) are the same commit "
+            f"{shas['head'][:12]}: both sides run the same code, so the verdict shows only "
+            "the noise of this machine"
+        )
+    return warnings
+
+
 def _measure(
     config: Config,
     repo: Path,
@@ -96,26 +120,11 @@ def _measure(
     ):
         log_dir = Path(logs)
         clean_env = workspace.benchmark_env(os.environ)
-        targets = {}
         envs = {side: _prepare(config, side, trees[side], shas[side], clean_env, log_dir, progress)
                 for side in SIDES}  # fmt: skip
         check_own_code(config, trees, envs, progress)
-        for side in SIDES:
-            env = envs[side]
-            cwd = trees[side] / config.working_directory
-            per_test = wants_pytest_breakdown(config)
-            if per_test:
-                env = breakdown.plugin_loader_env(log_dir / "pytest-plugin", env)
-            targets[side] = runner.Target(
-                side=side,
-                argv=config.command,
-                cwd=cwd,
-                env=env,
-                timeout_s=config.timeout_s,
-                log_dir=log_dir,
-                run_file_env=breakdown.ENV_VAR if per_test else None,
-            )
-
+        per_test = wants_pytest_breakdown(config)
+        targets = _targets(config, trees, envs, log_dir, per_test=per_test)
         look_points = set(stats.looks(config.runs, config.max_runs))
 
         def settled(base: Sequence[Sample], head: Sequence[Sample]) -> bool:
@@ -130,22 +139,73 @@ def _measure(
             )
             return stats.settled(comparisons)
 
-        base_samples, head_samples = runner.run_pairs(
-            targets["base"],
-            targets["head"],
-            runs=config.runs,
-            max_runs=config.max_runs,
-            warmup=config.warmup,
-            seed=seed,
-            time_budget_s=config.time_budget_s,
-            settled=settled,
-            progress=progress,
-            instructions=counter,
-        )
+        def measure_pairs() -> tuple[tuple[Sample, ...], tuple[Sample, ...]]:
+            return runner.run_pairs(
+                targets["base"],
+                targets["head"],
+                runs=config.runs,
+                max_runs=config.max_runs,
+                warmup=config.warmup,
+                seed=seed,
+                time_budget_s=config.time_budget_s,
+                settled=settled,
+                progress=progress,
+                instructions=counter,
+            )
+
+        notes: list[str] = []
+        try:
+            base_samples, head_samples = measure_pairs()
+        except BenchmarkFailed as failure:
+            if not per_test or breakdown.LOADER_PACKAGE not in failure.log_tail:
+                raise
+            progress.step(
+                "note: pytest could not import perfgate's plugin (does the command set "
+                "PYTHONPATH?); measuring again without loading it"
+            )
+            targets = _targets(config, trees, envs, log_dir, per_test=True, loader=False)
+            base_samples, head_samples = measure_pairs()
+            notes.append(PLUGIN_NOT_LOADED)
         progress.done()
         samples = {"base": base_samples, "head": head_samples}
-        evidence = _evidence(config, targets, samples, alpha, progress)
+        evidence = _evidence(config, targets, samples, alpha, progress, notes)
     return samples, evidence
+
+
+#: Why a pytest benchmark has no per-test data when pytest could not import the plugin.
+PLUGIN_NOT_LOADED = (
+    "no per-test data: pytest could not import perfgate's plugin (the command sets "
+    "PYTHONPATH, which carries it; append to it instead, PYTHONPATH=src:$PYTHONPATH, or "
+    "install perfgate where the tests run)"
+)
+
+
+def _targets(
+    config: Config,
+    trees: Mapping[str, Path],
+    envs: Mapping[str, Mapping[str, str]],
+    log_dir: Path,
+    *,
+    per_test: bool,
+    loader: bool = True,
+) -> dict[str, runner.Target]:
+    """What each side runs; with `per_test`, each run is given a file for its per-test
+    data, and with `loader` the plugin is put where any pytest can import it."""
+    targets = {}
+    for side in SIDES:
+        env = dict(envs[side])
+        if per_test and loader:
+            env = breakdown.plugin_loader_env(log_dir / "pytest-plugin", env)
+        targets[side] = runner.Target(
+            side=side,
+            argv=config.command,
+            cwd=trees[side] / config.working_directory,
+            env=env,
+            timeout_s=config.timeout_s,
+            log_dir=log_dir,
+            run_file_env=breakdown.ENV_VAR if per_test else None,
+        )
+    return targets
 
 
 def _prepare(
@@ -217,10 +277,11 @@ def _evidence(
     samples: Mapping[str, Sequence[Sample]],
     alpha: float,
     progress: Progress,
+    notes: Sequence[str] = (),
 ) -> dict | None:
     """Which tests and which imports moved: the `breakdown` key of the results."""
     tests = imports = None
-    notes: list[str] = []
+    notes = list(notes)  # PLUGIN_NOT_LOADED: kept only when that left no per-test data
     if targets["base"].run_file_env:
         documents = {
             side: breakdown.collect_pytest_breakdown(
@@ -233,11 +294,13 @@ def _evidence(
                 documents["base"], documents["head"], config.time_threshold,
                 config.memory_threshold, alpha=alpha,
             ).tests  # fmt: skip
-        else:
+            notes = [n for n in notes if n != PLUGIN_NOT_LOADED]
+        elif PLUGIN_NOT_LOADED not in notes:
             notes.append(
                 "no per-test data: the pytest plugin did not run (is the benchmark pytest? "
-                "a Python started with -I or -E ignores the PYTHONPATH and PYTEST_PLUGINS "
-                "that load it; installing perfgate where the tests run also loads it)"
+                "a command that sets PYTEST_PLUGINS or PYTHONPATH, or a Python started with "
+                "-I or -E, drops the variables that load it; installing perfgate where the "
+                "tests run also loads it)"
             )
     if config.imports:
         progress.step(f"measuring the import of {', '.join(config.imports)} on each side")

@@ -10,6 +10,7 @@ re-judge old runs.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -246,9 +247,29 @@ def _side_to_json(side: Side) -> dict[str, Any]:
     return {"ref": side.ref, "sha": side.sha, "samples": [asdict(s) for s in side.samples]}
 
 
+#: Sample fields that are measurements: each must be a finite number, never below zero.
+_MEASURED = ("wall_s", "cpu_s", "user_s", "system_s", "max_rss_bytes", "tree_peak_rss_bytes")
+
+
+def _sample_from_json(name: str, index: int, data: Any) -> Sample:
+    """One run, refused with the field's place named when a figure is not a measurement."""
+    sample = _known(Sample, data)
+    for key in _MEASURED:
+        value = getattr(sample, key)
+        if value is None or not math.isfinite(value) or value < 0:
+            raise ValueError(
+                f"sides.{name}.samples[{index}].{key} is {value!r}, not a finite number of "
+                "at least 0"
+            )
+    return sample
+
+
 def _side_from_json(name: str, data: Mapping[str, Any]) -> Side:
     side = _known(Side, {"ref": name, "sha": "", **data, "samples": ()})
-    samples = tuple(_known(Sample, s) for s in data.get("samples", []))
+    raw = data.get("samples", [])
+    if not isinstance(raw, list):
+        raise ValueError(f"sides.{name}.samples is {type(raw).__name__}, not a list")
+    samples = tuple(_sample_from_json(name, k, s) for k, s in enumerate(raw))
     return Side(ref=side.ref, sha=side.sha, samples=samples)
 
 

@@ -212,6 +212,14 @@ def ensure_commit(repo: Path, sha: str) -> None:
     )
 
 
+def uncommitted_changes(repo: Path) -> list[str]:
+    """Paths with changes not in any commit (`git status`): the gate measures commits only."""
+    status = _git(repo, "status", "--porcelain", "--untracked-files=normal", check=False)
+    if status.returncode != 0:
+        return []
+    return [line[3:] for line in status.stdout.splitlines() if len(line) > 3]
+
+
 class _Terminated(BaseException):
     """SIGTERM turned into an exception, so that `finally` blocks run."""
 
