@@ -20,6 +20,8 @@ from github_server import TOKEN
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 from test_action_e2e import REPO, event
+from test_container import container  # noqa: F401 - the image, built once for this module
+from test_container import run_action as run_in_image
 
 from perfgate.github import image
 from perfgate.github.actions import input_variable
@@ -160,3 +162,27 @@ def test_the_grid_covers_both_answers() -> None:
     answers = {Version(".".join(map(str, v))) in SpecifierSet(s)
                for s, v in itertools.product(SPECIFIERS, VERSIONS)}  # fmt: skip
     assert answers == {True, False}
+
+
+@pytest.mark.container
+def test_the_real_image_stops_a_project_that_needs_a_newer_python(
+    container: str,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+    github_server,
+) -> None:
+    """The image built from the Dockerfile, started as the runner starts it: Debian
+    bookworm's Python is 3.11.2, so `>=3.12` cannot be met there."""
+    files = {"bench.py": "print('ran')\n", "pyproject.toml": pyproject(">=3.12")}
+    repo = make_repo(tmp_path / "workspace", files, "base")
+    base = repo.sha()
+    head = repo.commit({"README.md": "PR\n"}, "the PR")
+    result, outputs, summary = run_in_image(
+        container, tmp_path, github_server, repo, event(tmp_path, base, head), head
+    )
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (
+        "pyproject.toml of the base commit declares requires-python '>=3.12', and this Docker "
+        "action runs Python 3.11.2 (Debian bookworm's, the only one in its image)"
+    ) in result.stdout
+    assert "OWNER/perfgate/on-runner@v1" in summary
+    assert outputs["verdict"] == "error" and github_server.requests == []
