@@ -23,13 +23,19 @@ import json
 import math
 import os
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import stats
-from .imports import ImportComparison, relative, relative_interval, render_imports_markdown
+from .imports import (
+    ImportComparison,
+    describe_new_heavy,
+    relative,
+    relative_interval,
+    render_imports_markdown,
+)
 from .plugin_contract import ENV_VAR
 from .plugin_contract import SCHEMA as PLUGIN_SCHEMA
 from .report import format as fmt
@@ -180,6 +186,21 @@ class TestChange:
 
 
 @dataclass(frozen=True)
+class GroupChange:
+    """A file, class or parametrized function: its tests' summed time, base against head.
+
+    Many tests that each get 2 ms slower stay below what one test can show
+    (the 5 ms floor, the noise of a single test), yet add up to a slowdown a
+    reader must find; the sum per run of a group is judged like one test.
+    `change` holds the comparison, its `nodeid` the group's name.
+    """
+
+    kind: str  # "file", "class" or "function"
+    tests: int
+    change: TestChange
+
+
+@dataclass(frozen=True)
 class Leak:
     """RSS that keeps growing from `first_test` to the end of the suite, on head.
 
@@ -214,6 +235,9 @@ class TestsComparison:
     notes: tuple[str, ...] = ()
     time_tested: int = 0  # tests that could have moved by the floor: the family Holm corrects
     memory_tested: int = 0
+    #: Files, classes and parametrized functions whose tests, summed, got slower.
+    group_regressions: tuple[GroupChange, ...] = ()
+    groups_tested: int = 0  # groups in the same Holm family as the tests
 
     @property
     def culprits(self) -> tuple[str, ...]:
@@ -350,6 +374,63 @@ def _family(
     ]
 
 
+def groups_of(nodeid: str) -> list[tuple[str, str]]:
+    """(kind, name) of each group a test belongs to: its file, each class, its
+    parametrized function (`tests/t.py::TestA::test_f[1]` -> file, class, function)."""
+    parts = nodeid.split("::")
+    groups = [("file", parts[0])]
+    groups += [("class", "::".join(parts[: k + 1])) for k in range(1, len(parts) - 1)]
+    if len(parts) > 1 and "[" in parts[-1]:
+        groups.append(("function", "::".join([*parts[:-1], parts[-1].split("[", 1)[0]])))
+    return groups
+
+
+def group_sums(
+    documents: Sequence[Mapping[str, Any]], members: Mapping[str, Sequence[str]]
+) -> dict[str, list[float]]:
+    """Per group, its tests' summed seconds in each run."""
+    sums: dict[str, list[float]] = {name: [] for name in members}
+    for document in documents:
+        per_run = {record["nodeid"]: _test_seconds(record) for record in document["tests"]}
+        for name, tests in members.items():
+            sums[name].append(sum(per_run.get(t, 0.0) for t in tests))
+    return sums
+
+
+def _group_members(tests: Sequence[str]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Groups of two tests or more (one test is its own culprit): members and kind."""
+    members: dict[str, list[str]] = {}
+    kinds: dict[str, str] = {}
+    for nodeid in tests:
+        for kind, name in groups_of(nodeid):
+            members.setdefault(name, []).append(nodeid)
+            kinds[name] = kind
+    return {n: m for n, m in members.items() if len(m) > 1}, kinds
+
+
+def _most_specific(
+    groups: Sequence[GroupChange], slower_tests: Sequence[TestChange]
+) -> tuple[GroupChange, ...]:
+    """Slower groups worth a line of their own, most change first.
+
+    A group is left out when what is inside it says the same more closely:
+    a slower group inside it, or the slower tests named one by one, that
+    account for most (80%) of its change.
+    """
+    kept = []
+    for group in groups:
+        name, difference = group.change.nodeid, group.change.difference
+        inside = [g.change.difference for g in groups if g.change.nodeid.startswith(name + "::")]
+        named = sum(
+            t.difference
+            for t in slower_tests
+            if t.nodeid.startswith(name + "::") or t.nodeid.startswith(name + "[")
+        )
+        if max(inside, default=0.0) < 0.8 * difference and named < 0.8 * difference:
+            kept.append(group)
+    return tuple(sorted(kept, key=lambda g: -g.change.difference))
+
+
 def compare_breakdowns(
     base_docs: Sequence[Mapping[str, Any]],
     head_docs: Sequence[Mapping[str, Any]],
@@ -374,9 +455,23 @@ def compare_breakdowns(
     common = [t for t in test_order(head_docs) if t in base]
     timed = [t for t in common if min(len(base[t].seconds), len(head[t].seconds)) >= 1]
     time_family = _family([(t, base[t].seconds, head[t].seconds) for t in timed], min_time_s)
-    time_changes = _judged(
-        [_time_change(t, a, b) for t, a, b in time_family], time_threshold, min_time_s, alpha
+    members, kinds = _group_members(timed)
+    base_sums, head_sums = group_sums(base_docs, members), group_sums(head_docs, members)
+    group_family = _family([(g, base_sums[g], head_sums[g]) for g in members], min_time_s)
+    # One Holm family for tests and groups: naming groups costs the tests a little
+    # power, never the error rate the gate promises.
+    judged = _judged(
+        [_time_change(t, a, b) for t, a, b in [*time_family, *group_family]],
+        time_threshold,
+        min_time_s,
+        alpha,
     )
+    time_changes = judged[: len(time_family)]
+    slower_groups = [
+        GroupChange(kinds[c.nodeid], len(members[c.nodeid]), c)
+        for c in judged[len(time_family) :]
+        if c.verdict == "regression"
+    ]
     method = _memory_method([*base_docs, *head_docs])
     memory_family = []
     notes = []
@@ -430,6 +525,8 @@ def compare_breakdowns(
         leaks=find_leaks(base_docs, head_docs, leak_threshold_bytes),
         notes=tuple(notes),
         time_tested=len(time_family),
+        group_regressions=_most_specific(slower_groups, _selected(time_changes, "regression")),
+        groups_tested=len(group_family),
         memory_tested=len(memory_family),
     )
     return Breakdown(tests=tests)
@@ -551,7 +648,7 @@ def _tests_to_json(tests: TestsComparison) -> dict[str, Any]:
         k: getattr(tests, k)
         for k in ("base_runs", "head_runs", "compared", "time_tested", "memory_tested",
                   "time_threshold", "memory_threshold", "min_time_s", "min_memory_bytes",
-                  "memory_method")
+                  "memory_method", "groups_tested")
     }  # fmt: skip
     data["collection"] = _change_to_json(tests.collection) if tests.collection else None
     for key in _CHANGE_LISTS:
@@ -568,6 +665,10 @@ def _tests_to_json(tests: TestsComparison) -> dict[str, Any]:
         for leak in tests.leaks
     ]
     data["notes"] = list(tests.notes)
+    data["group_regressions"] = [
+        {"kind": g.kind, "tests": g.tests, **_change_to_json(g.change)}
+        for g in tests.group_regressions
+    ]
     return data
 
 
@@ -598,6 +699,11 @@ def _tests_from_json(data: Mapping[str, Any]) -> TestsComparison:
         notes=tuple(data.get("notes", [])),
         time_tested=data.get("time_tested", 0),
         memory_tested=data.get("memory_tested", 0),
+        group_regressions=tuple(
+            GroupChange(g["kind"], int(g["tests"]), _change_from_json(g))
+            for g in data.get("group_regressions", [])
+        ),
+        groups_tested=data.get("groups_tested", 0),
     )
 
 
@@ -635,29 +741,50 @@ def _names(names: Sequence[str], limit: int) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def _listing(heading: str, lines: Sequence[str], total: int, what: str) -> str:
+    """A heading, the lines shown, and how many more there are."""
+    more = total - len(lines)
+    return heading + "\n".join(lines) + (f"\n\n…and {more} more {what}" if more > 0 else "")
+
+
 def _tests_section(tests: TestsComparison, top: int) -> str:
     parts = []
     how = (
         f"{tests.compared} tests compared over {tests.base_runs} and {tests.head_runs} runs; "
         "p-values corrected (Holm) for every test that moved enough to matter"
     )
+    table = "| test | base | head | change | 95% interval |\n|---|---:|---:|---:|---|\n"
     if tests.time_regressions:
-        shown = tests.time_regressions[:top]
-        more = len(tests.time_regressions) - len(shown)
         parts.append(
-            f"**Slower tests** ({how})\n\n| test | base | head | change | 95% interval |\n"
-            "|---|---:|---:|---:|---|\n"
-            + "\n".join(_time_rows(shown))
-            + (f"\n\n…and {more} more slower tests" if more > 0 else "")
+            _listing(
+                f"**Slower tests** ({how})\n\n{table}",
+                _time_rows(tests.time_regressions[:top]),
+                len(tests.time_regressions),
+                "slower tests",
+            )
+        )
+    if tests.group_regressions:
+        parts.append(
+            _listing(
+                "**Slower groups of tests** (each test's change too small to single out; the "
+                "sum per file, class or parametrized function, corrected with the tests)\n\n",
+                [
+                    f"- {group_sentence(g, fmt.untrusted)} ({relative(g.change.change)}, "
+                    f"95% interval {relative_interval(g.change.ci)})"
+                    for g in tests.group_regressions[:top]
+                ],
+                len(tests.group_regressions),
+                "slower groups",
+            )
         )
     if tests.memory_regressions:
-        shown = tests.memory_regressions[:top]
-        more = len(tests.memory_regressions) - len(shown)
         parts.append(
-            "**Hungrier tests** (memory added at the test's peak)\n\n"
-            "| test | base | head | change | 95% interval |\n|---|---:|---:|---:|---|\n"
-            + "\n".join(_memory_rows(shown))
-            + (f"\n\n…and {more} more hungrier tests" if more > 0 else "")
+            _listing(
+                f"**Hungrier tests** (memory added at the test's peak)\n\n{table}",
+                _memory_rows(tests.memory_regressions[:top]),
+                len(tests.memory_regressions),
+                "hungrier tests",
+            )
         )
     for leak in tests.leaks:
         base = (
@@ -690,10 +817,63 @@ def _tests_section(tests: TestsComparison, top: int) -> str:
         parts.append(f"**Tests added** ({len(tests.added)}): {_names(tests.added, top)}")
     if tests.removed:
         parts.append(f"**Tests removed** ({len(tests.removed)}): {_names(tests.removed, top)}")
-    if not (tests.time_regressions or tests.memory_regressions or tests.leaks):
+    if not (
+        tests.time_regressions or tests.group_regressions or tests.memory_regressions
+        or tests.leaks
+    ):  # fmt: skip
         parts.append(f"No test is singled out as slower, hungrier or leaking ({how}).")
     parts.extend(note_line(note) for note in tests.notes)
     return "\n\n".join(parts)
+
+
+def group_sentence(group: GroupChange, quote: Callable[[str], str]) -> str:
+    """ "tests in `tests/test_time.py`: 300 tests, +640 ms in all"."""
+    where = {"file": "", "class": "class ", "function": "parametrized function "}[group.kind]
+    return (
+        f"tests in {where}{quote(group.change.nodeid)}: {group.tests} tests, "
+        f"+{fmt.seconds(group.change.difference)} in all"
+    )
+
+
+def culprit_lines(breakdown: Breakdown | Mapping[str, Any], top: int = 3) -> list[str]:
+    """The culprits of the comment as plain lines for a terminal, the `top` of each kind.
+
+    The same findings as `render_breakdown_markdown`, in the same order: the
+    console is where a developer running the gate on a laptop looks.
+    """
+    if not isinstance(breakdown, Breakdown):
+        breakdown = Breakdown.from_json(breakdown)
+    quote = fmt.one_line
+    lines: list[str] = []
+    if breakdown.imports:
+        for module in breakdown.imports.modules:
+            lines += [f"import: {s}" for s in describe_new_heavy(module, quote)][:top]
+    tests = breakdown.tests
+    if tests is not None:
+        for c in tests.time_regressions[:top]:
+            lines.append(
+                f"slower test: {quote(c.nodeid)}: {fmt.seconds(c.base_median)} → "
+                f"{fmt.seconds(c.head_median)} (+{fmt.seconds(c.difference)})"
+            )
+        lines += [f"slower {group_sentence(g, quote)}" for g in tests.group_regressions[:top]]
+        for c in tests.memory_regressions[:top]:
+            lines.append(
+                f"hungrier test: {quote(c.nodeid)}: "
+                f"{fmt.delta('peak_memory', 0, c.difference)} at its peak"
+            )
+        for leak in tests.leaks:
+            lines.append(
+                f"leak: RSS keeps growing from {quote(leak.first_test)} on: "
+                f"{fmt.delta('peak_memory', 0, leak.growth_bytes)} by the end of the suite"
+            )
+        hidden = sum(
+            max(0, len(found) - top)
+            for found in (tests.time_regressions, tests.group_regressions,
+                          tests.memory_regressions)
+        )  # fmt: skip
+        if hidden:
+            lines.append(f"…and {hidden} more in the Markdown report (--markdown PATH)")
+    return lines
 
 
 def render_breakdown_markdown(

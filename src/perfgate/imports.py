@@ -21,7 +21,7 @@ import math
 import re
 import statistics
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ HEAVY_IMPORT_S = 0.010
 #: Or when the whole import grew by this much memory and this module is the
 #: largest newcomer.
 HEAVY_IMPORT_BYTES = 5 * 2**20
+#: How many new modules an import's record keeps (the costliest).
+NEWCOMERS = 10
 #: Import-time changes below this are not worth a reviewer's attention.
 MIN_IMPORT_CHANGE_S = 0.005
 
@@ -144,6 +146,9 @@ class ModuleImportChange:
     new_modules: int
     removed_modules: int
     runs: tuple[int, int]
+    #: Every new module that no other new module pulled in, costliest first (at most
+    #: NEWCOMERS): what accounts for a grown import when no single module is heavy.
+    newcomers: tuple[NewHeavyModule, ...] = ()
 
     @property
     def added_seconds(self) -> float:
@@ -302,6 +307,13 @@ def _chains(runs: Sequence[ImportRun]) -> dict[str, tuple[str, ...]]:
 def new_heavy_modules(
     base: Sequence[ImportRun], head: Sequence[ImportRun], heavy_s: float = HEAVY_IMPORT_S
 ) -> tuple[NewHeavyModule, ...]:
+    """New modules that each cost at least `heavy_s`, each named once (see new_modules)."""
+    return tuple(m for m in new_module_tops(base, head) if m.seconds >= heavy_s)
+
+
+def new_module_tops(
+    base: Sequence[ImportRun], head: Sequence[ImportRun]
+) -> tuple[NewHeavyModule, ...]:
     """Modules head imports and base does not, heaviest first, each named once.
 
     Only the top of each new subtree is named: when fastapi comes in with
@@ -319,7 +331,7 @@ def new_heavy_modules(
     for name in new:
         chain = chains[name]
         parent_is_new = len(chain) > 1 and chain[-2] in new
-        if parent_is_new or cumulative[name] < heavy_s:
+        if parent_is_new:
             continue
         pulled = sum(1 for other in new if chains[other][: len(chain)] == chain)
         found.append(NewHeavyModule(name, chain, cumulative[name], pulled))
@@ -351,6 +363,7 @@ def compare_module(
         base_modules=round(statistics.median(len(r.loaded) for r in base)),
         head_modules=round(statistics.median(len(r.loaded) for r in head)),
         new_heavy=new_heavy_modules(base, head),
+        newcomers=new_module_tops(base, head)[:NEWCOMERS],
         new_modules=len(head_loaded - base_loaded),
         removed_modules=len(base_loaded - head_loaded),
         runs=(len(base), len(head)),
@@ -373,6 +386,21 @@ def compare_imports(
 # --- JSON and text ------------------------------------------------------------------------------
 
 
+def _module_to_json(module: NewHeavyModule) -> dict[str, Any]:
+    return {
+        "name": module.name,
+        "chain": list(module.chain),
+        "seconds": module.seconds,
+        "modules_pulled": module.modules_pulled,
+    }
+
+
+def _module_from_json(data: Mapping[str, Any]) -> NewHeavyModule:
+    return NewHeavyModule(
+        data["name"], tuple(data["chain"]), float(data["seconds"]), int(data["modules_pulled"])
+    )
+
+
 def _change_to_json(change: ModuleImportChange) -> dict[str, Any]:
     return {
         "module": change.module,
@@ -386,16 +414,9 @@ def _change_to_json(change: ModuleImportChange) -> dict[str, Any]:
         "head_rss_bytes": change.head_rss_bytes,
         "base_modules": change.base_modules,
         "head_modules": change.head_modules,
-        "new_heavy": [
-            {
-                "name": m.name,
-                "chain": list(m.chain),
-                "seconds": m.seconds,
-                "modules_pulled": m.modules_pulled,
-            }
-            for m in change.new_heavy
-        ],
+        "new_heavy": [_module_to_json(m) for m in change.new_heavy],
         "new_modules": change.new_modules,
+        "newcomers": [_module_to_json(m) for m in change.newcomers],
         "removed_modules": change.removed_modules,
         "runs": list(change.runs),
     }
@@ -414,10 +435,8 @@ def _change_from_json(data: Mapping[str, Any]) -> ModuleImportChange:
         head_rss_bytes=data.get("head_rss_bytes"),
         base_modules=int(data.get("base_modules", 0)),
         head_modules=int(data.get("head_modules", 0)),
-        new_heavy=tuple(
-            NewHeavyModule(m["name"], tuple(m["chain"]), float(m["seconds"]), m["modules_pulled"])
-            for m in data.get("new_heavy", [])
-        ),
+        new_heavy=tuple(_module_from_json(m) for m in data.get("new_heavy", [])),
+        newcomers=tuple(_module_from_json(m) for m in data.get("newcomers", [])),
         new_modules=int(data.get("new_modules", 0)),
         removed_modules=int(data.get("removed_modules", 0)),
         runs=tuple(data.get("runs", (0, 0))),
@@ -437,23 +456,46 @@ def relative_interval(ci: tuple[float, float]) -> str:
     return f"{relative(ci[0])} … {relative(ci[1])}"
 
 
-def describe_new_heavy(change: ModuleImportChange) -> list[str]:
-    """Sentences a reviewer can act on: who now imports what, and what it costs."""
+def describe_new_heavy(
+    change: ModuleImportChange, quote: Callable[[str], str] | None = None
+) -> list[str]:
+    """Sentences a reviewer can act on: who now imports what, and what it costs.
+
+    Heavy newcomers get a sentence each.  When the import grew and none is
+    heavy alone, the new modules that account for it are named together,
+    costliest first, each with its chain.  `quote` shows outside text (module
+    names): inline code in Markdown, one plain line on a terminal.
+    """
     from .report import format as fmt
 
+    quote = quote or fmt.untrusted
     sentences = []
     for heavy in change.new_heavy:
         importer = heavy.chain[-2] if len(heavy.chain) > 1 else change.module
-        chain = " → ".join(fmt.untrusted(name) for name in heavy.chain)
+        chain = " → ".join(quote(name) for name in heavy.chain)
         cost = f"+{fmt.seconds(heavy.seconds)}"
         added = change.added_bytes
         if added is not None and added > 0 and heavy is change.new_heavy[0]:
-            cost += f", import of {fmt.untrusted(change.module)} +{fmt.megabytes(added)}"
+            cost += f", import of {quote(change.module)} +{fmt.megabytes(added)}"
         more = f", with {heavy.modules_pulled - 1} more modules" if heavy.modules_pulled > 1 else ""
         sentences.append(
-            f"{fmt.untrusted(importer)} now imports {fmt.untrusted(heavy.name)} at module level: "
-            f"{cost}{more} "
-            f"(chain: {chain})"
+            f"{quote(importer)} now imports {quote(heavy.name)} at module level: "
+            f"{cost}{more} (chain: {chain})"
+        )
+    grew = change.verdict == "regression" or change.added_seconds >= MIN_IMPORT_CHANGE_S
+    if not change.new_heavy and change.newcomers and grew:
+        shown = change.newcomers[:5]
+        listed = "; ".join(
+            f"{quote(m.name)} +{fmt.seconds(m.seconds)} (chain: "
+            + " → ".join(quote(name) for name in m.chain)
+            + ")"
+            for m in shown
+        )
+        rest = change.new_modules - sum(m.modules_pulled for m in shown)
+        more = f"; and {rest} more" if rest > 0 else ""
+        sentences.append(
+            f"the import of {quote(change.module)} grew by +{fmt.seconds(change.added_seconds)} "
+            f"with {change.new_modules} new modules, none heavy alone: {listed}{more}"
         )
     return sentences
 

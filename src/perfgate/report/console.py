@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .. import stats
+from ..breakdown import culprit_lines
 from ..results import Results, Side
 from .format import interval, label, one_line, percent, quantity, share
 from .markdown import headline, sensitivity_advice
@@ -123,6 +124,9 @@ def render_gate(results: Results, *, color: bool = False) -> str:
     notes = _gate_notes(results)
     if notes:
         lines += ["", *notes]
+    culprits = culprit_lines(results.breakdown) if results.breakdown else []
+    if culprits:
+        lines += ["", "culprits:", *(f"  {line}" for line in culprits)]
     runs = ", ".join(f"{name} {len(side.samples)}" for name, side in results.sides.items())
     if runs:
         seed = f"; seed {results.seed}" if results.seed is not None else ""
