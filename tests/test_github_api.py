@@ -8,7 +8,7 @@ waiting.  Only the timeout tests really wait, a fraction of a second.
 from __future__ import annotations
 
 import pytest
-from github_server import TOKEN
+from github_server import PAT, TOKEN
 
 from perfgate import __version__
 from perfgate.github.api import MAX_WAIT_S, GitHubAPI, GitHubError, api_url_from_env
@@ -200,3 +200,52 @@ def test_enterprise_server_base_url(github_server) -> None:
 def test_default_api_url() -> None:
     assert api_url_from_env({}) == "https://api.github.com"
     assert api_url_from_env({"GITHUB_API_URL": ""}) == "https://api.github.com"
+
+
+# --- The stand-in refuses what GitHub refuses -------------------------------------------------
+
+
+def test_the_stand_in_refuses_a_pull_request_it_does_not_have(github_server) -> None:
+    api, _ = client(github_server)
+    for call in (
+        lambda: api.get(f"/repos/{REPO}/pulls/99"),
+        lambda: list(api.paginate(f"/repos/{REPO}/issues/99/comments")),
+        lambda: api.post(f"/repos/{REPO}/issues/99/comments", {"body": "x"}),
+    ):
+        with pytest.raises(GitHubError, match="HTTP 404: Not Found") as caught:
+            call()
+        assert caught.value.status == 404 and not caught.value.ambiguous
+    assert (REPO, 99) not in github_server.comments
+
+
+def test_the_stand_in_refuses_a_sha_that_is_no_commit_of_the_repo(github_server) -> None:
+    api, _ = client(github_server)
+    stranger = "9" * 40
+    with pytest.raises(GitHubError, match="HTTP 422: Validation Failed") as caught:
+        api.post(f"/repos/{REPO}/statuses/{stranger}", {"state": "success"})
+    assert caught.value.status == 422
+    assert github_server.statuses == {}
+    assert api.post(STATUS, {"state": "success"})["creator"]["type"] == "Bot"
+
+
+def test_the_stand_in_tells_users_from_bots_per_token(github_server) -> None:
+    actions_token, _ = client(github_server)
+    with pytest.raises(GitHubError, match="Resource not accessible by integration"):
+        actions_token.get("/user")
+    maintainer = GitHubAPI(github_server.url, PAT, sleep=lambda s: None)
+    assert maintainer.get("/user") == {"login": "octo-maintainer", "id": 1001, "type": "User"}
+    made = maintainer.post(COMMENTS, {"body": "hi"})
+    assert made["user"]["type"] == "User" and made["user"]["login"] == "octo-maintainer"
+    bot = actions_token.post(COMMENTS, {"body": "hi"})
+    assert bot["user"] == {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
+    unknown = GitHubAPI(github_server.url, "ghp_nobody", sleep=lambda s: None)
+    with pytest.raises(GitHubError, match="HTTP 401: Bad credentials"):
+        unknown.get("/user")
+
+
+def test_a_pull_request_list_is_filtered_by_head_label(github_server) -> None:
+    github_server.add_pull(REPO, 8, "e" * 40, head_repo="mallory/widgets", head_ref="evil")
+    api, _ = client(github_server)
+    found = api.get(f"/repos/{REPO}/pulls", params={"state": "open", "head": "mallory:evil"})
+    assert [p["number"] for p in found] == [8]
+    assert api.get(f"/repos/{REPO}/pulls", params={"head": "octo:evil"}) == []

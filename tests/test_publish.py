@@ -264,3 +264,20 @@ def test_publish_command_needs_a_token_and_reports_server_errors(tmp_path, githu
     github_server.fail("POST", r".*/statuses/.*", 500, times=20)
     broken = run_publish(github_server, path, "--no-comment")
     assert broken.returncode == 4 and "commit status" in broken.stderr
+
+
+def test_a_status_on_a_commit_github_does_not_have_is_an_error_not_a_fork_warning(
+    github_server,
+) -> None:
+    report = publish(results(), "b", api=client(github_server), repo=REPO, sha="9" * 40,
+                     pr_number=None)  # fmt: skip
+    assert report.status_state is None and report.warnings == ()
+    assert len(report.errors) == 1 and "HTTP 422: Validation Failed" in report.errors[0]
+
+
+def test_a_pull_request_that_does_not_exist_is_an_error_not_a_fork_warning(github_server) -> None:
+    report = publish(results(), "b", api=client(github_server), repo=REPO, sha=SHA,
+                     pr_number=404)  # fmt: skip
+    assert report.comment_action == "failed" and report.warnings == ()
+    assert "pull request #404 does not exist in octo/widgets" in report.errors[0]
+    assert report.status_state == "failure"
