@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -473,3 +474,16 @@ def test_a_base_input_that_looks_like_an_option_is_refused(tmp_path) -> None:
     with pytest.raises(ConfigError, match="starts with '-'"):
         action.load_config({"base": f"--output={written}"}, context, repo.path)
     assert not list(tmp_path.glob("written*"))
+
+
+def test_the_base_configuration_copy_is_removed_once_read(tmp_path, monkeypatch) -> None:
+    repo, base, head = gate_repo(tmp_path)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    context = action_context(tmp_path, "pull_request", {
+        "number": 3, "pull_request": {"base": {"sha": base}, "head": {"sha": head}},
+    })  # fmt: skip
+    cfg = action.load_config({}, context, repo.path)
+    assert cfg.runs == 12 and list(temp.iterdir()) == []

@@ -86,28 +86,31 @@ def load_config(
     if base and len(base) == 40:
         git_workspace.ensure_commit(workspace, base)
     name = inputs.get("config", config.CONFIG_FILE)
-    config_path = trusted_config_file(workspace, base, name)
-    if config_path is None and "config" in inputs:
-        if base:
-            raise ConfigError(
-                f"config: {name} is not in the base commit {base[:12]}; the gate reads its "
-                "settings from the base only (a pull request's copy counts once it lands)"
-            )
-        config_path = workspace / name
-    return config.load(
-        repo=workspace,
-        config_path=config_path,
-        layers=(("action input", values),),
-        read_repo_file=not values.get("base"),  # with a base, only its copy counts
-    )
+    with tempfile.TemporaryDirectory(prefix="perfgate-config-") as folder:
+        config_path = trusted_config_file(workspace, base, name, Path(folder))
+        if config_path is None and "config" in inputs:
+            if base:
+                raise ConfigError(
+                    f"config: {name} is not in the base commit {base[:12]}; the gate reads "
+                    "its settings from the base only (a pull request's copy counts once it "
+                    "lands)"
+                )
+            config_path = workspace / name
+        return config.load(
+            repo=workspace,
+            config_path=config_path,
+            layers=(("action input", values),),
+            read_repo_file=not base,  # with a base, only its copy counts
+        )
 
 
-def trusted_config_file(workspace: Path, base: str | None, name: str) -> Path | None:
+def trusted_config_file(workspace: Path, base: str | None, name: str, folder: Path) -> Path | None:
     """The configuration as the base commit has it, written to a file of its own.
 
     The pull request is untrusted: read from its checkout, `.perfgate.yml`
     would let it loosen the gate that judges it (`time-threshold: 99%`).  A
-    change to the file takes effect once it has landed.
+    change to the file takes effect once it has landed.  The copy goes into
+    `folder`, which the caller removes once the file is read.
     """
     if not base:
         return None
@@ -128,7 +131,7 @@ def trusted_config_file(workspace: Path, base: str | None, name: str) -> Path | 
             ),
             flush=True,
         )
-    trusted = Path(tempfile.mkdtemp(prefix="perfgate-config-")) / Path(name).name
+    trusted = folder / Path(name).name
     trusted.write_text(shown.stdout, encoding="utf-8")
     return trusted
 
