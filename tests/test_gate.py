@@ -423,8 +423,11 @@ def test_per_test_data_when_the_benchmarks_python_cannot_import_perfgate(
     assert probe.returncode != 0, "the benchmark's Python must not see perfgate"
     out = tmp_path / "results.json"
     command = f'PYTHONPATH="$PYTHONPATH:{site}" {PY} -S -m pytest -q -p no:cacheprovider'
+    # 6 runs a side: the test and its file are two hypotheses (Holm: 0.01 / 2), which
+    # 5 against 5 can never reach (smallest two-sided p 2/252 = 0.0079); 6 against 6 can
+    # (2/924 = 0.0022).
     result = perfgate(
-        "gate", "--repo", str(repo.path), "--base", "base", "--runs", "5", "--max-runs", "5",
+        "gate", "--repo", str(repo.path), "--base", "base", "--runs", "6", "--max-runs", "6",
         "--warmup", "0", "--breakdown", "pytest", "--json", str(out), "--command", command,
     )  # fmt: skip
     assert result.returncode in (0, 1), result.stdout + result.stderr
