@@ -72,7 +72,7 @@ def make_runner(root: Path, temp: Path, job_env: dict, **github) -> CompositeRun
     )  # fmt: skip
 
 
-def run_action(job, tmp_path, server, repo, head, event_path, **inputs):
+def run_action(job, tmp_path, server, repo, head, event_path, job_env=None, **inputs):
     """The action's steps after the install, for a pull_request job in `repo`."""
     server.serve_event(event_path)  # GitHub knows the pull request and its commits
     server.add_commit(REPO, head)
@@ -83,19 +83,21 @@ def run_action(job, tmp_path, server, repo, head, event_path, **inputs):
         "GITHUB_SERVER_URL": "https://github.example", "GITHUB_RUN_ID": "4242", **SECRETS,
     }  # fmt: skip
     del env["GITHUB_TOKEN"]  # the runner sets none; the token comes through the input
+    env.update(job_env or {})
     runner = make_runner(tmp_path, job["temp"], env, workspace=repo.path)
     given = {"command": "python3 bench.py", "runs": "5", "max-runs": "5", "warmup": "0"}
     return runner.run({**given, **inputs}, steps_done={"install": job["install"]})
 
 
-def project(tmp_path: Path, probe: Path, head_sleep: float):
+def project(tmp_path: Path, probe: Path, head_sleep: float, pr_files: dict | None = None):
     base_bench = BENCH.format(probe=str(probe), sleep=0.01)
     repo = make_repo(tmp_path / "workspace", {"bench.py": base_bench}, "base")
     base = repo.sha()
     head = repo.commit(
-        {"bench.py": BENCH.format(probe=str(probe), sleep=head_sleep), "README.md": "PR\n"},
+        {"bench.py": BENCH.format(probe=str(probe), sleep=head_sleep), "README.md": "PR\n",
+         **(pr_files or {})},
         "the PR",
-    )
+    )  # fmt: skip
     return repo, base, head
 
 
@@ -150,6 +152,33 @@ def test_identical_code_passes_with_the_jobs_python(job, tmp_path, github_server
         assert not [k for k in s["env"] if k.startswith(("INPUT_", "ACTIONS_"))]
     assert run.stdout.count(TOKEN) == 1  # the ::add-mask:: line
     assert not (job["home"] / ".gitconfig").exists()  # the user's git config is untouched
+
+
+#: A pull request that ships its own `perfgate.github.action`, which would post a pass.
+IMPOSTOR = {
+    "perfgate/__init__.py": "",
+    "perfgate/github/__init__.py": "",
+    "perfgate/github/action.py": (
+        "import os\n"
+        "open(os.path.join(os.environ['GITHUB_WORKSPACE'], 'HIJACKED'), 'w').write('x')\n"
+        "open(os.environ['GITHUB_OUTPUT'], 'a').write('verdict=pass\\n')\n"
+    ),
+}
+
+
+def test_the_checkout_and_pythonpath_cannot_replace_perfgate(job, tmp_path, github_server):
+    """perfgate starts with -I from RUNNER_TEMP: neither the PR's own `perfgate` package in
+    the checkout nor a PYTHONPATH an earlier step pointed at it is imported."""
+    probe = tmp_path / "probe.jsonl"
+    repo, base, head = project(tmp_path, probe, head_sleep=0.3, pr_files=IMPOSTOR)
+    run = run_action(
+        job, tmp_path, github_server, repo, head, event(tmp_path, base, head),
+        job_env={"PYTHONPATH": str(repo.path), "PYTHONSTARTUP": str(repo.path / "x.py")},
+    )  # fmt: skip
+    assert run.exit_code == 1, run.log
+    assert run.outputs["verdict"] == "fail" and probe.exists()
+    assert not (repo.path / "HIJACKED").exists()
+    assert github_server.statuses[(REPO, head)][0]["state"] == "failure"
 
 
 def test_bad_input_is_exit_2_before_anything_runs(job, tmp_path, github_server) -> None:
