@@ -129,7 +129,10 @@ def test_a_planted_slowdown_fails_with_one_comment_and_a_failure_status(
     (status,) = github_server.statuses[(REPO, head)]
     assert status["state"] == "failure" and status["context"] == "perfgate"
     assert "(regression)" in status["description"]
-    assert json.loads(Path(run.outputs["results-json"]).read_text())["verdict"] == "fail"
+    # A path in an output is the workspace's (a relative one is read from there, as a
+    # following `run:` step, whose working directory is the workspace, reads it).
+    results = repo.path / run.outputs["results-json"]
+    assert json.loads(results.read_text())["verdict"] == "fail"
 
 
 def test_identical_code_passes_with_the_jobs_python(job, tmp_path, github_server) -> None:
@@ -138,8 +141,10 @@ def test_identical_code_passes_with_the_jobs_python(job, tmp_path, github_server
     run = run_action(job, tmp_path, github_server, repo, head, event(tmp_path, base, head))
     assert run.exit_code == 0, run.log
     assert run.outputs["verdict"] == "pass" and run.outputs["regressions"] == ""
-    assert Path(run.outputs["results-json"]) == repo.path / ".perfgate" / "perfgate-results.json"
-    assert Path(run.outputs["report-markdown"]).read_text().rstrip() == run.summary.rstrip()
+    results = (repo.path / run.outputs["results-json"]).resolve()
+    assert results == repo.path.resolve() / ".perfgate" / "perfgate-results.json"
+    report = repo.path / run.outputs["report-markdown"]
+    assert report.read_text().rstrip() == run.summary.rstrip()
     (comment,) = github_server.comments[(REPO, 12)]
     assert "perfgate: pass" in comment["body"]
     (status,) = github_server.statuses[(REPO, head)]
