@@ -15,8 +15,13 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CORPUS = Path(__file__).resolve().parent / "noise" / "vm-2core-a.json"
+#: The second corpus, recorded for this repository by bench/record_noise.py: other
+#: workloads (a real pytest suite, an I/O mix, a 1 s CPU loop), another hour.
+CORPUS_B = Path(__file__).resolve().parent / "noise" / "vm-2core-b.json"
+CORPORA = (CORPUS, CORPUS_B)
 
 
 @dataclass(frozen=True)
@@ -41,9 +46,21 @@ def load(path: Path = CORPUS, field: str = "wall_s") -> dict[str, list[float]]:
     }
 
 
-def draw(
-    series: Sequence[float], pairs: int, rng: random.Random
-) -> tuple[list[float], list[float]]:
+def load_runs(path: Path = CORPUS) -> dict[str, list[tuple[float, float, int]]]:
+    """Each workload's successful runs as (wall s, CPU s, peak memory bytes), in order:
+    every metric of one run together, for the gate-wide false-alarm rate."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {
+        name: [
+            (run["wall_s"], run["cpu_s"], run["maxrss_kib"] * 1024)
+            for run in workload["runs"]
+            if run["status"] == 0
+        ]
+        for name, workload in data["workloads"].items()
+    }
+
+
+def draw(series: Sequence[Any], pairs: int, rng: random.Random) -> tuple[list[Any], list[Any]]:
     """2 * pairs consecutive runs from a random place, split into alternate runs."""
     if len(series) < 2 * pairs:
         raise ValueError(f"a window of {2 * pairs} runs needs a longer series ({len(series)})")

@@ -88,14 +88,15 @@ def sides(base: Sequence[float], head: Sequence[float]) -> tuple[Side, Side]:
 
 
 def perfgate(
-    threshold: float = 0.05, alpha: float = stats.ALPHA, paired: bool = stats.PAIRED
+    threshold: float = 0.05, level: float = stats.ALPHA, paired: bool = stats.PAIRED
 ) -> Rule:
-    """perfgate's own verdict, `stats.compare_metric` as the gate calls it (a gate with
-    runs == max-runs looks once, at ALPHA)."""
+    """perfgate's own verdict, `stats.compare_metric` as a gate with runs == max-runs
+    decides it: one look, the one-sided test at `level`."""
 
     def rule(base: Sequence[float], head: Sequence[float]) -> bool:
         b, h = sides(base, head)
-        comparison = stats.compare_metric(b, h, "wall_time", threshold, alpha, paired=paired)
+        look = stats.Look(runs=len(base), regression_level=level)
+        comparison = stats.compare_metric(b, h, "wall_time", threshold, look, paired=paired)
         return comparison.verdict == "regression"
 
     return rule

@@ -275,6 +275,19 @@ def test_bad_input_is_exit_2_with_a_summary(tmp_path: Path, github_server) -> No
     assert github_server.requests == []
 
 
+def test_runs_that_can_never_fail_are_exit_2_in_the_action(tmp_path: Path, github_server) -> None:
+    """4 runs a side cannot reach 1% (smallest p 1/70): refused before any run, as in
+    the CLI, naming the run count that can."""
+    repo, base, head = workspace(tmp_path)
+    result, outputs, summary = run_entrypoint(
+        tmp_path, github_server, repo, event(tmp_path, base, head), head, runs="4",
+        **{"max-runs": "4"},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "use at least 5 runs per side" in result.stdout
+    assert outputs["verdict"] == "error" and github_server.requests == []
+
+
 def test_a_shallow_checkout_without_the_base_names_fetch_depth(tmp_path, github_server) -> None:
     origin = make_repo(tmp_path / "origin", {"bench.py": BENCH.format(mb=5, extra="")}, "base")
     base = origin.sha()

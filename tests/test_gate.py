@@ -271,7 +271,7 @@ def test_environment_of_the_benchmark_holds_no_secrets(tmp_path: Path) -> None:
     env = {**os.environ, "GITHUB_TOKEN": "ghs_secret", "ACTIONS_RUNTIME_TOKEN": "rt"}
     result = subprocess.run(
         [PY, "-m", "perfgate", "gate", "--repo", str(repo.path), "--base", "base",
-         "--runs", "4", "--max-runs", "4", "--", PY, "bench.py"],
+         "--runs", "5", "--max-runs", "5", "--", PY, "bench.py"],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode in (0, 1), result.stderr

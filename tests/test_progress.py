@@ -70,3 +70,11 @@ def test_format_seconds() -> None:
     assert format_seconds(200) == "3 min 20 s"
     assert format_seconds(3900) == "1 h 05 min"
     assert format_seconds(-3) == "0 s"
+
+
+def test_time_left_names_the_runs_that_may_still_be_added() -> None:
+    stream = io.StringIO()
+    Progress(stream, live=False).run("base", 12, 15, 30, max_runs=30, most_seconds=190)
+    assert stream.getvalue() == (
+        "base run 12 of 15 (up to 30) · ~30 s left, up to ~3 min 10 s if runs are added\n"
+    )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import random
 import re
+import statistics
 
 import pytest
 from markdown_check import outside_markup
@@ -13,6 +15,7 @@ from report_helpers import make_error, make_results, make_run
 from perfgate import stats
 from perfgate.breakdown import Breakdown
 from perfgate.github.publish import status_description
+from perfgate.progress import format_seconds
 from perfgate.report import chart, console, format, markdown
 from perfgate.results import Comparison, Results, Sample, Side
 
@@ -58,17 +61,29 @@ def test_pass_puts_the_marker_first_and_the_details_after_the_table() -> None:
         assert expected in details
 
 
-def test_inconclusive_says_so_and_advises_how_many_runs_would_do() -> None:
+def _advice_by_hand(results, wall) -> str:
+    """The runs that bring the detectable change to the threshold (the noise shrinks as
+    1/sqrt(runs)), and what the runs still missing cost at the medians' pace."""
+    runs = math.ceil(6 * (wall.detectable_change / wall.threshold) ** 2)
+    per_pair = sum(
+        statistics.median(s.wall_s for s in results.sides[name].samples)
+        for name in ("base", "head")
+    )
+    minutes = format_seconds((runs - 6) * per_pair)
+    return f"seeing a 5% change would take about {runs} runs per side ({minutes} more of runs)"
+
+
+def test_inconclusive_says_so_and_advises_what_it_costs_and_what_is_cheaper() -> None:
     results = make_results(runs=6, slowdown=1.04, cv=0.2)
     text = markdown.render_comment(results)
     assert "too noisy to tell" in text.splitlines()[0]
     wall = results.comparison("wall_time")
-    assert wall.verdict == "inconclusive" and wall.detectable_change > wall.threshold
-    expected_runs = math.ceil(6 * (wall.detectable_change / wall.threshold) ** 2)
+    assert wall.verdict == "inconclusive" and wall.detectable_change > 1.5 * wall.threshold
     assert (
-        f"wall time: this run could not have detected a time change under "
-        f"{format.share(wall.detectable_change)} (threshold 5%): add runs (runs: {expected_runs}), "
-        "gate on CPU time, or use a quieter runner"
+        f"wall time: only a regression of {format.share(wall.detectable_change)} would be "
+        f"found 4 times in 5 at this noise (threshold 5%): {_advice_by_hand(results, wall)}; "
+        "cheaper: gate on CPU time, count instructions (`instructions: true`, a count that "
+        "barely varies), or use a quieter runner"
     ) in text
     assert "**Noise**" in text and "wall time varies a lot between runs" in text
 
@@ -169,14 +184,12 @@ def test_run_table_shows_the_seed_scripts_figures_aligned() -> None:
 def test_console_gate_gives_the_same_advice_as_the_comment() -> None:
     results = make_results(runs=6, slowdown=1.04, cv=0.2)
     wall = results.comparison("wall_time")
-    runs = math.ceil(6 * (wall.detectable_change / wall.threshold) ** 2)
     text = console.render_gate(results)
     assert (
-        f"note: wall time: this run could not have detected a change under "
-        f"{format.share(wall.detectable_change)} (threshold 5%): add runs (runs: {runs}), "
-        "gate on CPU time, or use a quieter runner"
+        f"note: wall time: only a regression of {format.share(wall.detectable_change)} would "
+        f"be found 4 times in 5 at this noise (threshold 5%): {_advice_by_hand(results, wall)}"
     ) in text
-    assert "note: CPU time:" in text and "add runs (runs: " in text
+    assert "note: CPU time:" in text and "cheaper: count instructions" in text
     assert "warning: base: wall time varies a lot" in text
 
 
@@ -238,10 +251,9 @@ def test_tiny_limits_keep_the_verdict_and_say_what_was_cut(huge: Results, limit:
     if limit >= 1500:
         assert "| wall time |" in text and "| peak memory |" in text
         cut_note = f"not shown to stay within {limit:,} characters"
-        if cut_note in text:
-            assert "raw runs" in text.split(cut_note)[1]
-        else:
-            assert "runs not shown; see the results JSON" in text
+        # The raw runs are cut to what fits, or dropped and named with the rest.
+        named = cut_note in text and "raw runs" in text.split(cut_note)[1]
+        assert named or "runs not shown; see the results JSON" in text
 
 
 def test_size_limit_holds_with_hundreds_of_breakdown_rows(huge: Results) -> None:
@@ -429,3 +441,64 @@ def test_instruction_counts_read_with_an_si_prefix() -> None:
     assert format.instructions(2.5e12) == "2,500 G instr"
     assert format.quantity("instructions", 3e6) == "3 M instr"
     assert format.delta("instructions", 1e9, 1.5e9) == "+500 M instr"
+
+
+# --- numbers that agree ------------------------------------------------------------------------
+
+
+def _gate(base: list[float], head: list[float], memory=((50e6,), (50e6,)), cpu=None) -> Results:
+    def side(values, offset, memories, cpus):
+        return Side("x", "", tuple(
+            Sample(v, cpus[k % len(cpus)] if cpus else v, 1, int(memories[k % len(memories)]),
+                   0, 2 * k + offset)
+            for k, v in enumerate(values)
+        ))  # fmt: skip
+
+    sides = {
+        "base": side(base, 0, memory[0], cpu[0] if cpu else None),
+        "head": side(head, 1, memory[1], cpu[1] if cpu else None),
+    }
+    judgement = stats.judge(sides["base"], sides["head"], stats.Plan.fixed(THRESHOLDS, len(base)))
+    return Results(judgement.verdict, sides, judgement.comparisons, settings={"looks": [10]})
+
+
+THRESHOLDS = {"wall_time": 0.05, "cpu_time": 0.05, "peak_memory": 0.10}
+
+
+def test_a_found_regression_is_not_reported_as_undetectable() -> None:
+    """The demo printed "wall time +27.2% (regression)" and "this run could not have
+    detected a change under 30.1%" in one report."""
+    rng = random.Random(0)
+    base = [0.4 * math.exp(rng.gauss(0, 0.12)) for _ in range(10)]
+    head = [0.4 * 1.27 * math.exp(rng.gauss(0, 0.12)) for _ in range(10)]
+    results = _gate(base, head)
+    assert results.comparison("wall_time").verdict == "regression"
+    for text in (console.render_gate(results), markdown.render_comment(results)):
+        assert "could not have detected" not in text
+        assert "wall time: only" not in text and "- wall time:" not in text
+
+
+def test_a_zero_baseline_row_shows_milliseconds_not_a_percentage() -> None:
+    results = _gate([0.1] * 8, [0.1] * 8, cpu=((0.0,), (0.004,)))
+    cpu = results.comparison("cpu_time")
+    assert cpu.verdict == "too short"
+    row = next(line for line in markdown.metric_table(results).splitlines() if "CPU time" in line)
+    assert "| 0 s | 4 ms | +4 ms | — | ⚫ too short |" in row
+    line = next(ln for ln in console.render_gate(results).splitlines() if ln.startswith("CPU"))
+    assert "+4 ms" in line and "%" not in line
+    assert "CPU time too short" in status_description(results)
+
+
+def test_medians_in_clusters_are_explained_with_both_clusters_shown() -> None:
+    walls = [0.4 + 0.001 * (k % 3) for k in range(15)]
+    mb = 1e6
+    results = _gate(
+        walls, walls, memory=([68 * mb] * 8 + [52 * mb] * 7, [68 * mb] * 7 + [52 * mb] * 8)
+    )
+    memory = results.comparison("peak_memory")
+    assert (memory.base_median, memory.head_median, memory.change) == (68 * mb, 52 * mb, 0.0)
+    text = markdown.render_comment(results)
+    assert "the medians moved by -23.5%, outside the interval of the shift" in text
+    assert "base runs 7 at 52.0 MB and 8 at 68.0 MB" in text
+    assert "head runs 8 at 52.0 MB and 7 at 68.0 MB" in text
+    assert "note: peak memory: the medians moved" in console.render_gate(results)

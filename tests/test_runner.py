@@ -131,3 +131,25 @@ def test_run_single_numbers_runs_and_reports_progress(tmp_path: Path) -> None:
     # No estimate before the first measured run; after it, one from the runs so far.
     assert lines[1] == "run run 1 of 3"
     assert lines[2].startswith("run run 2 of 3 · ~") and lines[2].endswith(" left")
+
+
+def test_unsettled_runs_grow_to_the_next_planned_look_and_progress_says_how_far(
+    tmp_path: Path,
+) -> None:
+    calls = []
+
+    def settled(b, h) -> bool:
+        calls.append(len(b))
+        return len(b) >= 6
+
+    stream = io.StringIO()
+    b, h = run_pairs(
+        target(tmp_path, "base", "pass"), target(tmp_path, "head", "pass"),
+        runs=4, max_runs=9, warmup=0, seed=1, time_budget_s=None,
+        settled=settled, progress=Progress(stream, live=False), looks=[4, 6, 9],
+    )  # fmt: skip
+    assert len(b) == len(h) == 6 and calls == [4, 6]
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "base run 1 of 4 (up to 9)" or lines[0] == "head run 1 of 4 (up to 9)"
+    later = [line for line in lines if " run 5 of 6 (up to 9)" in line]
+    assert later and all(", up to ~" in line and "if runs are added" in line for line in later)

@@ -245,7 +245,7 @@ def test_interleaved_runs_are_compared_unpaired_by_default() -> None:
     assert wall.method.startswith("unpaired")
     assert wall.verdict == "regression"
     a, b = base.values("wall_time"), head.values("wall_time")
-    expected_p = scipy_stats.mannwhitneyu(a, b, method="exact").pvalue
+    expected_p = scipy_stats.mannwhitneyu(b, a, alternative="greater", method="exact").pvalue
     assert wall.p_value == pytest.approx(expected_p, rel=1e-9)
     log_shifts = [math.log(y) - math.log(x) for x in a for y in b]
     assert wall.change == pytest.approx(math.expm1(statistics.median(log_shifts)), rel=1e-9)
@@ -304,7 +304,20 @@ def test_zero_cpu_time_does_not_divide_by_zero() -> None:
     base = Side("a", "", tuple(Sample(0.1, 0.0, 1, 1, 0, i) for i in range(6)))
     head = Side("b", "", tuple(Sample(0.1, 0.0, 1, 1, 0, i) for i in range(6)))
     cpu = by_metric(base, head)["cpu_time"]
-    assert cpu.verdict == "unchanged"
+    assert cpu.verdict == "too short"
+
+
+def test_a_zero_baseline_is_too_short_to_compare_never_a_percentage() -> None:
+    """0 s of CPU against 4 ms (a very short command): before, the difference was divided
+    by 1.0 and read "+0.4%, unchanged" at p = 1e-5."""
+    base = Side("a", "", tuple(Sample(0.1, 0.0, 1, 1, 0, 2 * i) for i in range(8)))
+    head = Side("b", "", tuple(Sample(0.1, 0.004, 1, 1, 0, 2 * i + 1) for i in range(8)))
+    cpu = by_metric(base, head)["cpu_time"]
+    assert cpu.verdict == "too short" and "0" in cpu.note
+    assert math.isnan(cpu.change) and math.isnan(cpu.ci[0]) and math.isnan(cpu.p_value)
+    assert (cpu.base_median, cpu.head_median) == (0.0, 0.004)
+    short = Side("c", "", tuple(Sample(0.1, 0.0004, 1, 1, 0, 2 * i + 1) for i in range(8)))
+    assert "under 1 ms" in by_metric(short, head)["cpu_time"].note
 
 
 def test_pairing_is_refused_when_orders_collide_or_are_missing() -> None:
@@ -368,17 +381,18 @@ def test_looks_grow_by_half_up_to_max_runs() -> None:
 
 
 def test_pairs_are_used_once_they_can_reach_significance() -> None:
-    assert not stats.use_pairs(8, 0.01)
-    assert stats.use_pairs(10, 0.01)
-    assert not stats.use_pairs(10, 0.0025) and stats.use_pairs(12, 0.0025)
+    assert not stats.use_pairs(8, 0.01)  # 1 / 2^8 = 0.0039 > 0.01 / 4
+    assert stats.use_pairs(9, 0.01)  # 1 / 2^9 = 0.0020 <= 0.0025
+    assert not stats.use_pairs(10, 0.0025) and stats.use_pairs(11, 0.0025)
 
 
-def test_a_stricter_alpha_needs_stronger_evidence() -> None:
+def test_a_stricter_look_needs_stronger_evidence() -> None:
     rng = random.Random(21)
     base, head = separate(noisy(rng, 5, 1.0, 0.05), noisy(rng, 5, 1.3, 0.05))
-    assert stats.compare_metric(base, head, "wall_time", 0.05, alpha=0.01).verdict == "regression"
-    strict = stats.compare_metric(base, head, "wall_time", 0.05, alpha=0.001)
-    assert strict.verdict == "inconclusive"
+    loose = stats.Look(runs=5, regression_level=0.01)
+    assert stats.compare_metric(base, head, "wall_time", 0.05, loose).verdict == "regression"
+    strict = stats.Look(runs=5, regression_level=0.001)
+    assert stats.compare_metric(base, head, "wall_time", 0.05, strict).verdict == "inconclusive"
 
 
 # --- instructions: a metric only when counted ------------------------------------------------
@@ -415,3 +429,163 @@ def test_a_count_that_moved_less_than_its_threshold_is_unchanged() -> None:
     head = counted(head, [int(1.005e9) + k for k in range(5)])
     found = stats.compare_metric(base, head, "instructions", 0.01)
     assert found.verdict == "unchanged" and found.change == pytest.approx(0.005, abs=1e-5)
+
+
+# --- the group-sequential design --------------------------------------------------------------
+
+#: Lan-DeMets O'Brien-Fleming-type boundaries, one-sided 2.5%, equally spaced looks, as
+#: tabulated in the group-sequential literature (e.g. gsDesign's sfLDOF, Jennison and
+#: Turnbull's tables), to four decimals.
+PUBLISHED = {
+    2: (2.9626, 1.9686),
+    3: (3.7103, 2.5114, 1.9930),
+    4: (4.3326, 2.9631, 2.3590, 2.0141),
+    5: (4.8769, 3.3569, 2.6803, 2.2898, 2.0310),
+}
+
+
+@pytest.mark.parametrize("looks", sorted(PUBLISHED))
+def test_boundaries_match_the_published_tables(looks: int) -> None:
+    fractions = tuple((k + 1) / looks for k in range(looks))
+    found = stats.boundaries(fractions, 0.025)
+    assert found == pytest.approx(PUBLISHED[looks], abs=2e-4)
+
+
+def test_boundaries_spend_the_level_as_promised_by_scipy() -> None:
+    """The default looks (10, 15, 23, 30 of 30) at 1%: by scipy's multivariate normal,
+    the chance of crossing by look k is the spending function's 2 - 2 Phi(z / sqrt(t))."""
+    fractions = (10 / 30, 15 / 30, 23 / 30, 1.0)
+    bounds = stats.boundaries(fractions, 0.01)
+    z = scipy_stats.norm.ppf(1 - 0.01 / 2)
+    for k in range(2, 5):
+        t = fractions[:k]
+        cov = [[math.sqrt(min(a, b) / max(a, b)) for b in t] for a in t]
+        stay = scipy_stats.multivariate_normal.cdf(
+            list(bounds[:k]), mean=[0] * k, cov=cov, maxpts=10**6, abseps=1e-7, releps=1e-7
+        )
+        spent = 2 - 2 * scipy_stats.norm.cdf(z / math.sqrt(t[-1]))
+        assert 1 - stay == pytest.approx(spent, abs=2e-5)
+
+
+def test_a_single_look_is_the_fixed_level() -> None:
+    look = stats.Plan({}, 10, 10).look(10)
+    assert look.regression_level == pytest.approx(0.01, rel=1e-6)
+    assert look.equivalence_level == pytest.approx(0.025, rel=1e-6)
+    assert look.final and look.index == look.count == 1
+
+
+def test_early_looks_are_strict_and_the_last_near_the_level() -> None:
+    plan = stats.Plan({}, 10, 30)
+    first, last = plan.look(10), plan.look(30)
+    # First look: 2 - 2 Phi(2.5758 * sqrt(3)) by hand.
+    normal = statistics.NormalDist()
+    spent = 2 - 2 * normal.cdf(normal.inv_cdf(0.995) * math.sqrt(3))
+    assert first.regression_level == pytest.approx(spent, rel=1e-6)
+    assert not first.final and (first.index, first.count) == (1, 4)
+    assert 0.008 < last.regression_level < 0.01 and last.final
+    budget_stop = plan.look(20)  # between planned looks: a look of its own
+    assert plan.look(15).regression_level < budget_stop.regression_level
+    assert budget_stop.regression_level < plan.look(23).regression_level
+
+
+def test_settings_that_cannot_reach_the_level_name_the_fewest_runs() -> None:
+    assert 1 / math.comb(8, 4) > 0.01 > 1 / math.comb(10, 5)
+    problem = stats.Plan({}, 4, 4).unreachable()
+    assert problem and "use at least 5 runs per side" in problem and "0.0143" in problem
+    assert stats.Plan({}, 5, 5).unreachable() is None
+    assert stats.Plan({}, 4, 30).unreachable() is None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_one_sided_mann_whitney_matches_scipy(seed: int) -> None:
+    rng = random.Random(seed)
+    a = [rng.gauss(0, 1) for _ in range(rng.randint(4, 12))]
+    b = [rng.gauss(0.8, 1) for _ in range(rng.randint(4, 12))]
+    exact = scipy_stats.mannwhitneyu(b, a, alternative="greater", method="exact").pvalue
+    assert stats.mann_whitney_greater_p(a, b) == pytest.approx(exact, rel=1e-9)
+    big_a = [rng.gauss(0, 1) for _ in range(60)]
+    big_b = [round(rng.gauss(0.3, 1), 1) for _ in range(55)]  # ties: normal with correction
+    asymptotic = scipy_stats.mannwhitneyu(
+        big_b, big_a, alternative="greater", method="asymptotic"
+    ).pvalue
+    assert stats.mann_whitney_greater_p(big_a, big_b) == pytest.approx(asymptotic, rel=1e-9)
+
+
+def test_one_sided_mann_whitney_with_ties_is_the_exact_permutation_p() -> None:
+    a, b = [1.0, 2.0, 2.0, 3.0, 3.0, 3.0], [2.0, 3.0, 3.0, 4.0, 4.0, 5.0]
+    reference = scipy_stats.permutation_test(
+        (b, a),
+        lambda x, y, axis: scipy_stats.mannwhitneyu(x, y, axis=axis).statistic,
+        permutation_type="independent",
+        alternative="greater",
+        n_resamples=math.inf,
+    ).pvalue
+    assert stats.mann_whitney_greater_p(a, b) == pytest.approx(reference, rel=1e-9)
+
+
+def test_one_sided_signed_rank_matches_scipy() -> None:
+    rng = random.Random(5)
+    d = [rng.gauss(0.4, 1) for _ in range(14)]
+    exact = scipy_stats.wilcoxon(d, alternative="greater", method="exact").pvalue
+    assert stats.signed_rank_greater_p(d) == pytest.approx(exact, rel=1e-9)
+
+
+# --- numbers that agree -----------------------------------------------------------------------
+
+
+def test_a_regression_found_is_never_above_the_detectable_change() -> None:
+    """The demo's contradiction: a +33% regression printed with "could not have detected
+    under 33.4%" (power against zero at 80%).  Now: the change this run calls a
+    regression 80% of the time, given the threshold: max(log 1.05, z(0.99) se) +
+    z(0.8) se on the log scale, se = the 95% interval's log width / (2 x 1.96)."""
+    rng = random.Random(0)
+    base = [0.4 * math.exp(rng.gauss(0, 0.12)) for _ in range(10)]
+    head = [0.4 * 1.27 * math.exp(rng.gauss(0, 0.12)) for _ in range(10)]
+    wall = by_metric(*interleaved(base, head))["wall_time"]
+    assert wall.verdict == "regression"
+    assert wall.detectable_change <= wall.change
+    low, high = (math.log1p(v) for v in wall.ci)
+    se = (high - low) / (2 * scipy_stats.norm.ppf(0.975))
+    by_hand = max(math.log(1.05), scipy_stats.norm.ppf(0.99) * se) + scipy_stats.norm.ppf(0.8) * se
+    assert wall.detectable_change == pytest.approx(math.expm1(by_hand), rel=1e-9)
+
+
+def test_the_detectable_change_of_a_quiet_run_is_just_past_the_threshold() -> None:
+    """With little noise the threshold binds: never a figure under it."""
+    rng = random.Random(3)
+    base, head = interleaved(noisy(rng, 20, 1.0, 0.003), noisy(rng, 20, 1.0, 0.003))
+    wall = by_metric(base, head)["wall_time"]
+    assert wall.verdict == "unchanged"
+    assert 0.05 < wall.detectable_change < 0.06
+
+
+def test_medians_that_jump_between_clusters_say_why() -> None:
+    """Peak memory in two clusters (68 MB and 52 MB): base mostly high, head mostly low,
+    yet the typical pair did not move (112 of 225 pairs equal, 64 lower, 49 higher: the
+    95% interval is 0 ... 0); the medians (68 -> 52 MB) disagree with the shift, and the
+    row must say so."""
+    mb = 1e6
+    base = Side("a", "", tuple(
+        Sample(1, 1, 1, int(v * mb), 0, 2 * i) for i, v in enumerate([68] * 8 + [52] * 7)
+    ))  # fmt: skip
+    head = Side("b", "", tuple(
+        Sample(1, 1, 1, int(v * mb), 0, 2 * i + 1) for i, v in enumerate([68] * 7 + [52] * 8)
+    ))  # fmt: skip
+    memory = stats.compare(base, head, THRESHOLDS)[2]
+    assert memory.metric == "peak_memory"
+    assert memory.base_median == 68 * mb and memory.head_median == 52 * mb
+    assert memory.ci == (0.0, 0.0) and memory.change == 0.0
+    assert memory.verdict == "unchanged" and "clusters" in memory.note
+    assert stats.clusters([68 * mb] * 8 + [52 * mb] * 7) == [(52 * mb, 7), (68 * mb, 8)]
+    quiet = Side("c", "", tuple(Sample(1, 1, 1, 60_000_000, 0, 2 * i) for i in range(6)))
+    assert stats.compare(quiet, quiet, THRESHOLDS)[2].note == ""
+    assert stats.clusters([1.0, 1.01, 0.99, 1.02]) == [(1.005, 4)]
+
+
+def test_settled_stops_for_a_regression_whatever_the_other_metrics_say() -> None:
+    rng = random.Random(16)
+    base, head = interleaved(noisy(rng, 10, 1.0, 0.3), noisy(rng, 10, 1.0, 0.3), (1e7, 3e7))
+    comparisons = {c.metric: c for c in stats.compare(base, head, THRESHOLDS)}
+    assert comparisons["peak_memory"].verdict == "regression"
+    assert comparisons["wall_time"].verdict == "inconclusive"
+    assert stats.settled(tuple(comparisons.values()))

@@ -23,12 +23,11 @@ from .environment import capture
 from .errors import (
     EXIT_INFRASTRUCTURE,
     EXIT_PASS,
-    EXIT_REGRESSION,
     EXIT_USAGE,
     ConfigError,
     PerfgateError,
 )
-from .gate import Outcome, check_command_exists, run_gate
+from .gate import Outcome, check_command_exists, rejudge, run_gate
 from .github import actions
 from .github.api import GitHubAPI, GitHubError
 from .github.publish import CLAIM_NOTE, publish, trusted_target
@@ -299,19 +298,7 @@ def compare_command(args: argparse.Namespace) -> int:
     recorded = dataclasses.replace(
         cfg, **{name: settings[name] for name in THRESHOLD_SETTINGS.values()}
     )
-    comparisons = stats.compare(base, head, recorded.thresholds)
-    verdict = stats.gate_verdict(comparisons)
-    results = Results(
-        verdict=verdict,
-        sides={"base": base, "head": head},
-        comparisons=comparisons,
-        command=source.command,
-        environment=source.environment,
-        seed=source.seed,
-        settings=settings,
-    )
-    exit_code = EXIT_REGRESSION if verdict == "fail" else EXIT_PASS
-    return _finish(Outcome(results, exit_code), cfg)
+    return _finish(rejudge(base, head, source, settings, recorded.thresholds), cfg)
 
 
 def publish_command(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from . import breakdown, runner, sources, stats, workspace
 from . import imports as imports_module
@@ -50,6 +51,7 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
     cannot count instructions when they were asked for included).  Every later
     failure becomes an `error` outcome that keeps what was measured so far.
     """
+    plan = plan_for(config)
     counter = instructions_module.require_counter() if config.instructions else None
     repo = workspace.git_toplevel(config.repo)
     base_ref = config.base or workspace.default_base(repo)
@@ -64,9 +66,11 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
         progress.step(f"counting instructions in runs of their own: {counter.note}")
     for warning in checkout_warnings(repo, refs, shas):
         progress.step(f"warning: {warning}")
-    alpha = stats.ALPHA / len(stats.looks(config.runs, config.max_runs))
+    # The per-test and per-import evidence tests at the level each look had before the
+    # group-sequential design: split evenly over the looks (breakdown.py).
+    alpha = stats.ALPHA / len(plan.looks())
     try:
-        samples, evidence = _measure(config, repo, shas, seed, alpha, progress, counter)
+        samples, evidence = _measure(config, plan, repo, shas, seed, alpha, progress, counter)
     except ConfigError:
         raise
     except PerfgateError as error:
@@ -74,13 +78,80 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
         sides = {side: Side(refs[side], shas[side], kept.get(side, ())) for side in SIDES}
         return _error_outcome(config, sides, seed, error, counter)
     sides = {side: Side(refs[side], shas[side], samples[side]) for side in SIDES}
-    comparisons = stats.compare(sides["base"], sides["head"], config.thresholds, alpha)
-    verdict = stats.gate_verdict(comparisons)
+    judgement = stats.judge(sides["base"], sides["head"], plan)
     results = _results(
-        config, sides, seed, verdict=verdict, comparisons=comparisons, counter=counter
+        config,
+        sides,
+        seed,
+        verdict=judgement.verdict,
+        comparisons=judgement.comparisons,
+        counter=counter,
     )
     results = replace(results, breakdown=evidence)
-    return Outcome(results, EXIT_REGRESSION if verdict == "fail" else EXIT_PASS)
+    return Outcome(results, exit_code(judgement.verdict))
+
+
+def plan_for(config: Config) -> stats.Plan:
+    """How the gate will decide; settings that could never find a regression are refused
+    here, before anything runs (exit 2), naming the run count that can."""
+    plan = stats.Plan(config.thresholds, config.runs, config.max_runs)
+    problem = plan.unreachable()
+    if problem:
+        raise ConfigError(problem)
+    return plan
+
+
+def exit_code(verdict: str) -> int:
+    return EXIT_REGRESSION if verdict == "fail" else EXIT_PASS
+
+
+def rejudge(
+    base: Side,
+    head: Side,
+    source: Results,
+    settings: Mapping[str, Any],
+    thresholds: Mapping[str, float],
+) -> Outcome:
+    """`perfgate compare`: base against head decided as the gate decides, by `stats.judge`.
+
+    `settings` are the source's, with `thresholds` (per metric) as they apply.  A gate's results
+    carry their plan (runs, max-runs, levels), so re-judging them gives the gate's
+    verdict exactly; two separate runs are one fixed look.  Run counts that can never
+    reach the level are refused (exit 2), as the gate refuses such settings.
+    """
+    runs = min(len(base.samples), len(head.samples))
+    gate_results = {"base", "head"} <= set(source.sides) and "max_runs" in settings
+    if gate_results:
+        plan = stats.Plan.from_settings(settings, thresholds)
+    else:
+        plan = stats.Plan.fixed(thresholds, runs)
+    level = plan.look(runs).regression_level
+    fewest = stats.smallest_p(len(base.samples), len(head.samples))
+    if fewest > level:
+        raise ConfigError(
+            f"compare: {len(base.samples)} and {len(head.samples)} runs can never show a "
+            f"regression at this look's level ({level:.3g}; their smallest p-value is "
+            f"{fewest:.3g}); record at least {_fewest_runs(level)} runs per side"
+        )
+    judgement = stats.judge(base, head, plan)
+    results = Results(
+        verdict=judgement.verdict,
+        sides={"base": base, "head": head},
+        comparisons=judgement.comparisons,
+        command=source.command,
+        environment=source.environment,
+        seed=source.seed,
+        settings={**settings, **plan.settings()},
+        breakdown=source.breakdown if gate_results else None,
+    )
+    return Outcome(results, exit_code(judgement.verdict))
+
+
+def _fewest_runs(level: float) -> int:
+    runs = stats.MIN_RUNS
+    while stats.smallest_p(runs, runs) > level:
+        runs += 1
+    return runs
 
 
 def checkout_warnings(repo: Path, refs: Mapping[str, str], shas: Mapping[str, str]) -> list[str]:
@@ -107,6 +178,7 @@ def checkout_warnings(repo: Path, refs: Mapping[str, str], shas: Mapping[str, st
 
 def _measure(
     config: Config,
+    plan: stats.Plan,
     repo: Path,
     shas: Mapping[str, str],
     seed: int,
@@ -126,18 +198,30 @@ def _measure(
         per_test = wants_pytest_breakdown(config)
         targets = _targets(config, trees, envs, log_dir, per_test=per_test)
         look_points = set(stats.looks(config.runs, config.max_runs))
+        for side in SIDES:
+            env = envs[side]
+            cwd = trees[side] / config.working_directory
+            per_test = wants_pytest_breakdown(config)
+            if per_test:
+                env = breakdown.plugin_loader_env(log_dir / "pytest-plugin", env)
+            targets[side] = runner.Target(
+                side=side,
+                argv=config.command,
+                cwd=cwd,
+                env=env,
+                timeout_s=config.timeout_s,
+                log_dir=log_dir,
+                run_file_env=breakdown.ENV_VAR if per_test else None,
+            )
+
+        look_points = set(plan.looks())
 
         def settled(base: Sequence[Sample], head: Sequence[Sample]) -> bool:
-            """Stop early only at a planned look (see stats.looks), never in between."""
+            """Stop early only at a planned look (see stats.Plan), never in between."""
             if len(base) not in look_points:
                 return False
-            comparisons = stats.compare(
-                Side("base", shas["base"], tuple(base)),
-                Side("head", shas["head"], tuple(head)),
-                config.thresholds,
-                alpha,
-            )
-            return stats.settled(comparisons)
+            base_side = Side("base", shas["base"], tuple(base))
+            return stats.judge(base_side, Side("head", shas["head"], tuple(head)), plan).settled
 
         def measure_pairs() -> tuple[tuple[Sample, ...], tuple[Sample, ...]]:
             return runner.run_pairs(
@@ -166,6 +250,19 @@ def _measure(
             targets = _targets(config, trees, envs, log_dir, per_test=True, loader=False)
             base_samples, head_samples = measure_pairs()
             notes.append(PLUGIN_NOT_LOADED)
+        base_samples, head_samples = runner.run_pairs(
+            targets["base"],
+            targets["head"],
+            runs=config.runs,
+            max_runs=config.max_runs,
+            warmup=config.warmup,
+            seed=seed,
+            time_budget_s=config.time_budget_s,
+            settled=settled,
+            progress=progress,
+            instructions=counter,
+            looks=plan.looks(),
+        )
         progress.done()
         samples = {"base": base_samples, "head": head_samples}
         evidence = _evidence(config, targets, samples, alpha, progress, notes)
@@ -370,8 +467,7 @@ def _results(
         error=error,
         settings={
             **config.settings(),
-            "alpha": stats.ALPHA / len(stats.looks(config.runs, config.max_runs)),
-            "looks": stats.looks(config.runs, config.max_runs),
+            **stats.Plan(config.thresholds, config.runs, config.max_runs).settings(),
             **instructions_module.counter_settings(counter),
         },
     )

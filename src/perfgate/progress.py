@@ -46,10 +46,23 @@ class Progress:
         self._close_line()
         print(message, file=self.stream, flush=True)
 
-    def run(self, side: str, k: int, n: int, seconds_left: float | None) -> None:
-        """Run k of n on `side` starts; n may grow while the verdict is unsettled."""
+    def run(
+        self,
+        side: str,
+        k: int,
+        n: int,
+        seconds_left: float | None,
+        *,
+        max_runs: int | None = None,
+        most_seconds: float | None = None,
+    ) -> None:
+        """Run k of n on `side` starts; n may grow up to `max_runs` while the verdict is
+        unsettled, and then the time left may grow up to `most_seconds`."""
         left = f" · ~{format_seconds(seconds_left)} left" if seconds_left is not None else ""
-        text = f"{side} run {k} of {n}{left}"
+        if most_seconds is not None:
+            left += f", up to ~{format_seconds(most_seconds)} if runs are added"
+        up_to = f" (up to {max_runs})" if max_runs is not None and max_runs > n else ""
+        text = f"{side} run {k} of {n}{up_to}{left}"
         if self.live:
             self.stream.write(f"\r\x1b[2K{text}")
             self.stream.flush()

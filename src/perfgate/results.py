@@ -33,7 +33,7 @@ TIME_METRICS = ("wall_time", "cpu_time")
 MEMORY_METRICS = ("peak_memory",)
 COUNT_METRICS = ("instructions",)
 
-VERDICTS = ("regression", "improvement", "unchanged", "inconclusive")
+VERDICTS = ("regression", "improvement", "unchanged", "inconclusive", "too short")
 GATE_VERDICTS = ("pass", "fail", "error")
 
 
@@ -93,10 +93,16 @@ def measured_metrics(*sides: Side) -> tuple[str, ...]:
 class Comparison:
     """Base against head for one metric, as `stats` decided it.
 
-    `change` is the relative change of the medians (0.10 = head 10% higher),
-    `ci` its 95% confidence interval, `threshold` the smallest change that
-    counts.  `detectable_change` is the smallest change this run's noise and
-    run count could have told from zero (None when it could not be estimated).
+    `change` is the Hodges-Lehmann estimate of the relative shift: the median
+    of all head/base ratios of the runs, minus one (0.10 = head 10% higher);
+    `ci` its 95% confidence interval, `p_value` the one-sided p-value in the
+    direction of the change, `alpha` the one-sided level this look of the gate
+    needed (docs/statistics.md), `threshold` the smallest change that counts.
+    `detectable_change` is the change this run would call a regression with 80%
+    power (never above a regression it found; None when it could not be
+    estimated).  `note` says why the medians disagree with the change, when
+    they do.  A metric whose base is too short to compare as a ratio has the
+    verdict `too short`, and no change, interval or p-value (NaN; null in JSON).
     """
 
     metric: str
@@ -109,6 +115,8 @@ class Comparison:
     verdict: str
     detectable_change: float | None = None
     method: str = ""
+    alpha: float | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -273,13 +281,27 @@ def _side_from_json(name: str, data: Mapping[str, Any]) -> Side:
     return Side(ref=side.ref, sha=side.sha, samples=samples)
 
 
+def _finite_or_none(value: Any) -> Any:
+    """NaN is not JSON: a figure that does not exist is written as null."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
 def _comparison_to_json(c: Comparison) -> dict[str, Any]:
-    data = asdict(c)
-    data["ci"] = list(c.ci)
+    data = {key: _finite_or_none(value) for key, value in asdict(c).items()}
+    data["ci"] = [_finite_or_none(v) for v in c.ci]
     return data
 
 
 def _comparison_from_json(data: Mapping[str, Any]) -> Comparison:
     comparison = _known(Comparison, data)
-    ci: Sequence[float] = data.get("ci", (float("nan"), float("nan")))
-    return Comparison(**{**asdict(comparison), "ci": (float(ci[0]), float(ci[1]))})
+    ci: Sequence[float] = data.get("ci") or (None, None)
+    return Comparison(**{
+        **asdict(comparison),
+        "change": _number(comparison.change),
+        "p_value": _number(comparison.p_value),
+        "ci": (_number(ci[0]), _number(ci[1])),
+    })  # fmt: skip

@@ -127,8 +127,14 @@ def run_pairs(
     settled: SettledCheck,
     progress: Progress,
     instructions: Counter | None = None,
+    looks: Sequence[int] | None = None,
 ) -> tuple[tuple[Sample, ...], tuple[Sample, ...]]:
     """Measure `runs` pairs, then more while unsettled, up to `max_runs` or the budget.
+
+    With `looks` (the planned run counts, see stats.Plan), unsettled runs grow to the
+    next look at once, so that progress names the runs that will be made; without,
+    a pair at a time.  Progress shows the time left to the next look and, while more
+    runs may follow, the time left if every run up to `max_runs` is needed.
 
     Sample.order is the position in the schedule, so pair k is orders 2k and
     2k + 1.  The first failed run raises BenchmarkFailed at once: a broken
@@ -148,7 +154,11 @@ def run_pairs(
             for side in (first, second):
                 k = len(samples[side]) + 1
                 left = _seconds_left(durations, runs_left=2 * (wanted - k) + 1)
-                progress.run(side, k, wanted, left)
+                most = _seconds_left(durations, runs_left=2 * (max_runs - k) + 1)
+                if wanted < max_runs:
+                    progress.run(side, k, wanted, left, max_runs=max_runs, most_seconds=most)
+                else:
+                    progress.run(side, k, wanted, left)
                 order = len(samples["base"]) + len(samples["head"])
                 run_started = time.monotonic()
                 try:
@@ -164,8 +174,13 @@ def run_pairs(
         if time_budget_s is not None and time.monotonic() - started >= time_budget_s:
             progress.step(f"time budget of {time_budget_s:g} s spent; stopping at {wanted} runs")
             break
-        wanted += 1
+        wanted = _next_look(wanted, max_runs, looks)
     return tuple(samples["base"]), tuple(samples["head"])
+
+
+def _next_look(wanted: int, max_runs: int, looks: Sequence[int] | None) -> int:
+    later = [n for n in (looks or ()) if n > wanted]
+    return min(min(later), max_runs) if later else min(wanted + 1, max_runs)
 
 
 def run_single(

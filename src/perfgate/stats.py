@@ -7,6 +7,7 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .results import Comparison, Side, measured_metrics
 
@@ -43,11 +44,6 @@ def summarize(values: Sequence[float]) -> Summary:
 # Why logs: a slowdown multiplies run time, so on the log scale it is a shift,
 # which is what the Hodges-Lehmann estimators measure.
 
-#: Significance level of a whole gate, split evenly over its looks at the data
-#: (see `looks`).  A gate that cries wolf gets switched off: 1%, not 5%.  Tuned
-#: on the noise corpus (bench/decision_rules.py --tune): 2% pushes false alarms
-#: to 1.0-1.3% at 10 runs; 1% keeps every cell at or under 0.7%.
-ALPHA = 0.01
 #: Whether interleaved runs are compared pair by pair (Wilcoxon signed-rank on
 #: the log-ratios) or as two samples (Mann-Whitney U).  Tuned on the noise
 #: corpus: the unpaired test found more at every run count at equal or fewer
@@ -60,8 +56,6 @@ CONFIDENCE = 0.95
 #: Above this many observations the exact null distributions give way to the
 #: normal approximation (with tie correction); below it they are cheap.
 EXACT_LIMIT = 50
-#: The z that separates "could have detected" from "could not": 80% power.
-Z_POWER = 0.8416212335729143
 
 
 def _norm_sf(z: float) -> float:
@@ -120,14 +114,6 @@ def _rank_sum_counts(m: int, n: int) -> tuple[int, ...]:
     return tuple(table[n])
 
 
-def _two_sided_exact(counts: Sequence[int], statistic: float) -> float:
-    total = sum(counts)
-    centre = (len(counts) - 1) / 2
-    distance = abs(statistic - centre)
-    extreme = sum(c for s, c in enumerate(counts) if abs(s - centre) >= distance - 1e-9)
-    return min(1.0, extreme / total)
-
-
 def _critical_count(counts: Sequence[int], alpha: float) -> int:
     """Largest k with P(S < k) <= alpha / 2: the order statistic of the interval ends."""
     total = sum(counts)
@@ -165,16 +151,34 @@ def _subset_sums(values: Sequence[int], size: int | None = None) -> dict[int, in
     return table[size]
 
 
-def _two_sided_from_sums(counts: Mapping[int, int], observed: int, mean: float) -> float:
-    distance = abs(observed - mean)
-    extreme = sum(c for total, c in counts.items() if abs(total - mean) >= distance - 1e-9)
-    return min(1.0, extreme / sum(counts.values()))
+def _tail_p(
+    counts: Sequence[int] | Mapping[int, int], observed: float, mean: float, tail: str
+) -> float:
+    """P(S as or more extreme than `observed`) under the null distribution `counts`
+    (count per value of S): both ways from `mean`, or only upwards (`greater`)."""
+    items = counts.items() if isinstance(counts, Mapping) else enumerate(counts)
+    if tail == "greater":
+        extreme = sum(c for s, c in items if s >= observed - 1e-9)
+    else:
+        distance = abs(observed - mean)
+        extreme = sum(c for s, c in items if abs(s - mean) >= distance - 1e-9)
+    total = sum(counts.values()) if isinstance(counts, Mapping) else sum(counts)
+    return min(1.0, extreme / total)
 
 
-def signed_rank_p(differences: Sequence[float]) -> float:
-    """Two-sided Wilcoxon signed-rank p-value; zero differences are dropped (as scipy's
-    zero_method='wilcox').  Exact (with ties: over the mid-ranks) up to the limits,
-    normal with tie correction beyond."""
+def _normal_p(statistic: float, mean: float, var: float, tail: str) -> float:
+    """Normal approximation with continuity correction (scipy's 'asymptotic')."""
+    if var <= 0:
+        return 1.0
+    if tail == "greater":
+        return min(1.0, _norm_sf((statistic - mean - 0.5) / math.sqrt(var)))
+    return min(1.0, 2 * _norm_sf(max(abs(statistic - mean) - 0.5, 0) / math.sqrt(var)))
+
+
+def signed_rank_p(differences: Sequence[float], tail: str = "two-sided") -> float:
+    """Wilcoxon signed-rank p-value, two-sided or that the differences tend to be positive
+    (`greater`); zero differences are dropped (as scipy's zero_method='wilcox').  Exact
+    (with ties: over the mid-ranks) up to the limits, normal with tie correction beyond."""
     nonzero = [d for d in differences if d != 0]
     n = len(nonzero)
     if n == 0:
@@ -182,43 +186,56 @@ def signed_rank_p(differences: Sequence[float]) -> float:
     ranks, ties = _ranks([abs(d) for d in nonzero])
     t_plus = sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0)
     if n <= EXACT_LIMIT and all(t == 1 for t in ties):
-        return _two_sided_exact(_signed_rank_counts(n), t_plus)
+        return _tail_p(_signed_rank_counts(n), t_plus, n * (n + 1) / 4, tail)
     if n <= EXACT_TIES_LIMIT:
         doubled = [round(2 * r) for r in ranks]
-        return _two_sided_from_sums(_subset_sums(doubled), round(2 * t_plus), sum(doubled) / 2)
-    mean = n * (n + 1) / 4
+        return _tail_p(_subset_sums(doubled), round(2 * t_plus), sum(doubled) / 2, tail)
     var = n * (n + 1) * (2 * n + 1) / 24 - sum(t**3 - t for t in ties) / 48
-    if var <= 0:
-        return 1.0
-    z = max(abs(t_plus - mean) - 0.5, 0) / math.sqrt(var)
-    return min(1.0, 2 * _norm_sf(z))
+    return _normal_p(t_plus, n * (n + 1) / 4, var, tail)
 
 
-def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided Mann-Whitney U p-value: exact without ties (up to EXACT_LIMIT per side),
-    exact over the mid-ranks with ties (up to EXACT_TIES_LIMIT runs in all), else normal
-    with tie and continuity correction (scipy's 'asymptotic')."""
+def mann_whitney_p(a: Sequence[float], b: Sequence[float], tail: str = "two-sided") -> float:
+    """Mann-Whitney U p-value, two-sided or that `a` tends to be larger than `b`
+    (`greater`, scipy's mannwhitneyu(a, b, alternative='greater')): exact without ties (up
+    to EXACT_LIMIT per side), exact over the mid-ranks with ties (up to EXACT_TIES_LIMIT
+    runs in all), else normal with tie and continuity correction (scipy's 'asymptotic')."""
     m, n = len(a), len(b)
     if m == 0 or n == 0:
         return 1.0
     ranks, ties = _ranks(list(a) + list(b))
     u = sum(ranks[:m]) - m * (m + 1) / 2
     if max(m, n) <= EXACT_LIMIT and all(t == 1 for t in ties):
-        return _two_sided_exact(_rank_sum_counts(m, n), u)
+        return _tail_p(_rank_sum_counts(m, n), u, m * n / 2, tail)
     total = m + n
     if total <= EXACT_TIES_LIMIT:
         doubled = [round(2 * r) for r in ranks]
         observed = sum(doubled[:m])
-        return _two_sided_from_sums(_subset_sums(doubled, m), observed, m * sum(doubled) / total)
+        return _tail_p(_subset_sums(doubled, m), observed, m * sum(doubled) / total, tail)
     var = m * n / 12 * ((total + 1) - sum(t**3 - t for t in ties) / (total * (total - 1)))
-    if var <= 0:
-        return 1.0
-    z = max(abs(u - m * n / 2) - 0.5, 0) / math.sqrt(var)
-    return min(1.0, 2 * _norm_sf(z))
+    return _normal_p(u, m * n / 2, var, tail)
+
+
+def mann_whitney_greater_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """One-sided p-value that `b` (head) tends to be larger than `a` (base)."""
+    return mann_whitney_p(b, a, "greater")
+
+
+def signed_rank_greater_p(differences: Sequence[float]) -> float:
+    """One-sided p-value that the differences (head - base) tend to be positive."""
+    return signed_rank_p(differences, "greater")
+
+
+def smallest_p(m: int, n: int) -> float:
+    """The smallest one-sided p-value `m` and `n` runs can give (every head run above every
+    base run): 1 / C(m + n, m).  Below the level, no amount of slowdown is significant."""
+    return 1 / math.comb(m + n, m)
 
 
 def _interval_from_sorted(values: list[float], k: int) -> tuple[float, float]:
-    k = max(k, 1)
+    """The k-th smallest and k-th largest; unbounded when no order statistic reaches the
+    confidence asked for (k < 1): a narrower interval would claim more than it has."""
+    if k < 1:
+        return -math.inf, math.inf
     return values[k - 1], values[len(values) - k]
 
 
@@ -294,6 +311,214 @@ def _scale(a: Sequence[float], b: Sequence[float]):  # noqa: ANN202 - a pair of 
     return (lambda v: v / reference), (lambda v: v)
 
 
+# --- Planned looks, and how they spend the error ----------------------------------------------
+#
+# A gate looks at its data at a few planned run counts and stops adding runs
+# once the verdict is settled.  Testing at the full level at every look would
+# multiply false alarms (and "unchanged" calls of real changes); testing at
+# level / looks (Bonferroni) wastes most of the level on early looks that can
+# hardly use it.  perfgate uses a group-sequential design instead: the level
+# is spent over the looks by the Lan-DeMets spending function of O'Brien-
+# Fleming type, which spends almost nothing early (4.3 standard errors needed
+# at a third of the runs) and keeps the last look close to the fixed-run level.
+# The boundaries are the exact ones of the canonical joint normal distribution
+# of the look statistics (Armitage, McPherson and Rowe's recursive integration),
+# and each look's p-value is compared with the nominal level of its boundary.
+# docs/statistics.md writes the whole procedure down.
+
+#: One-sided level of the regression test, per metric, over all the looks of a gate.
+#: A gate that cries wolf gets switched off: 1%, not 5%.
+ALPHA = 0.01
+#: One-sided error of calling a change of the threshold's size `unchanged`, over all
+#: the looks: the 95% interval of a fixed-run comparison has 2.5% on each side.
+EQUIVALENCE = 0.025
+#: Power at which `detectable_change` is stated.
+POWER = 0.8
+
+
+def obrien_fleming_spent(fraction: float, level: float) -> float:
+    """Error spent by the time `fraction` of the runs are in: 2 - 2 Phi(z(1 - level/2) /
+    sqrt(fraction)) (Lan and DeMets 1983); all of `level` at the last look."""
+    if fraction <= 0:
+        return 0.0
+    if fraction >= 1:
+        return level
+    return min(level, 2 - 2 * _NORMAL.cdf(_NORMAL.inv_cdf(1 - level / 2) / math.sqrt(fraction)))
+
+
+_NORMAL = statistics.NormalDist()
+#: Simpson intervals per look in the recursive integration: enough for boundaries to 4
+#: decimals (checked against published Lan-DeMets tables in tests/test_stats.py).
+_GRID = 120
+
+
+def _simpson(low: float, high: float, intervals: int) -> tuple[list[float], list[float]]:
+    h = (high - low) / intervals
+    xs = [low + i * h for i in range(intervals + 1)]
+    ws = [(1 if i in (0, intervals) else 4 if i % 2 else 2) * h / 3 for i in range(intervals + 1)]
+    return xs, ws
+
+
+@functools.lru_cache(maxsize=128)
+def boundaries(fractions: tuple[float, ...], level: float) -> tuple[float, ...]:
+    """z boundaries of a one-sided group-sequential test at the given information
+    fractions (0 < t1 < ... <= 1) that spend `level` by `obrien_fleming_spent`.
+
+    The score W(t) is Brownian motion; its density on the region where no look has
+    stopped is carried from look to look (a Gaussian step of variance t_k - t_(k-1)),
+    and each boundary is the one whose crossing probability is the look's share.
+    """
+    found: list[float] = []
+    density: tuple[list[float], list[float], list[float]] | None = None
+    previous_t = previous_spent = 0.0
+    for t in fractions:
+        share = obrien_fleming_spent(t, level) - previous_spent
+        step = math.sqrt(t - previous_t)
+        if density is None:
+            bound = _NORMAL.inv_cdf(1 - share) * math.sqrt(t)
+        else:
+            xs, ws, fs = density
+            mass = [w * f for w, f in zip(ws, fs, strict=True)]
+
+            def crossing(b: float, xs=xs, mass=mass, step=step) -> float:
+                return sum(a * _norm_sf((b - x) / step) for x, a in zip(xs, mass, strict=True))
+
+            low, high = -10.0, 12.0
+            for _ in range(50):
+                mid = (low + high) / 2
+                low, high = (mid, high) if crossing(mid) > share else (low, mid)
+            bound = (low + high) / 2
+        found.append(bound / math.sqrt(t))
+        nxs, nws = _simpson(-8 * math.sqrt(t), bound, _GRID)
+        if density is None:
+            scale = math.sqrt(t)
+            norm = 1 / (scale * math.sqrt(2 * math.pi))
+            nfs = [norm * math.exp(-0.5 * (x / scale) ** 2) for x in nxs]
+        else:
+            nfs = [_carried(y, xs, mass, step) for y in nxs]
+        density = (nxs, nws, nfs)
+        previous_t, previous_spent = t, obrien_fleming_spent(t, level)
+    return tuple(found)
+
+
+def _carried(y: float, xs: Sequence[float], mass: Sequence[float], step: float) -> float:
+    """Density at y of the score one Gaussian step (sd `step`) after the points `xs`."""
+    total = sum(a * math.exp(-0.5 * ((y - x) / step) ** 2) for x, a in zip(xs, mass, strict=True))
+    return total / (step * math.sqrt(2 * math.pi))
+
+
+def looks(runs: int, max_runs: int) -> list[int]:
+    """Run counts at which an adaptive gate looks at its data: `runs`, then about
+    1.5 times more each time, up to `max_runs` (10, 15, 23, 30 by default)."""
+    points = [runs]
+    while points[-1] < max_runs:
+        points.append(min(max_runs, math.ceil(points[-1] * 1.5)))
+    return points
+
+
+@dataclass(frozen=True)
+class Look:
+    """Where a comparison stands in its gate's looks, and the levels it is judged at.
+
+    `regression_level` is the one-sided p-value a change must reach at this look;
+    `equivalence_level` the one-sided error of each end of the interval that must lie
+    within the threshold for `unchanged`.  A fixed-run comparison is one final look.
+    """
+
+    runs: int
+    index: int = 1
+    count: int = 1
+    regression_level: float = ALPHA
+    equivalence_level: float = EQUIVALENCE
+    final: bool = True
+
+
+FIXED = Look(runs=0)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a gate decides: thresholds per metric, the planned looks, the levels.
+
+    The gate and `perfgate compare` both build the verdict from a Plan and the
+    samples (`judge`), so that a gate's results re-judged give the gate's verdict.
+    """
+
+    thresholds: Mapping[str, float]
+    runs: int
+    max_runs: int
+    level: float = ALPHA
+    equivalence: float = EQUIVALENCE
+
+    @classmethod
+    def fixed(cls, thresholds: Mapping[str, float], runs: int) -> Plan:
+        """One look at `runs` (two saved runs compared, or runs == max-runs)."""
+        return cls(dict(thresholds), runs, runs)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], thresholds: Mapping[str, float]) -> Plan:
+        """The plan a gate recorded in its results' settings (see `settings`)."""
+        runs, max_runs = int(settings["runs"]), int(settings["max_runs"])
+        level = float(settings.get("level", ALPHA))
+        equivalence = float(settings.get("equivalence_level", EQUIVALENCE))
+        return cls(dict(thresholds), runs, max_runs, level, equivalence)
+
+    def settings(self) -> dict[str, Any]:
+        """What the results JSON records, so that the verdict can be re-judged exactly."""
+        return {
+            "level": self.level,
+            "equivalence_level": self.equivalence,
+            "looks": self.looks(),
+            "spending": "O'Brien-Fleming (Lan-DeMets), one-sided, per metric",
+        }
+
+    def looks(self) -> list[int]:
+        return looks(self.runs, self.max_runs)
+
+    def look(self, runs: int) -> Look:
+        """The look at `runs` runs per side: the planned looks below it were taken, and
+        this one is final when it reaches max-runs.  A gate stopped between planned looks
+        (by its time budget) is judged at a look of its own: spending functions allow
+        looks at any time, as long as the levels follow from the fractions alone."""
+        taken = [n for n in self.looks() if n < runs] + [runs]
+        fractions = tuple(min(1.0, n / self.max_runs) for n in taken)
+        regression = boundaries(fractions, self.level)[-1]
+        equivalence = boundaries(fractions, self.equivalence)[-1]
+        return Look(
+            runs=runs,
+            index=len(taken),
+            count=max(len(taken), len(self.looks())),
+            regression_level=_norm_sf(regression),
+            equivalence_level=_norm_sf(equivalence),
+            final=runs >= self.max_runs,
+        )
+
+    def unreachable(self) -> str | None:
+        """Why these settings can never find a regression, or None when they can.
+
+        With n runs a side the smallest p-value is 1 / C(2n, n); when even the last
+        look's level is below it, a threefold slowdown would pass as inconclusive.
+        """
+        last = self.look(self.max_runs)
+        if smallest_p(self.max_runs, self.max_runs) <= last.regression_level:
+            return None
+        fewest = self.max_runs
+        while (
+            smallest_p(fewest, fewest)
+            > Plan(self.thresholds, min(self.runs, fewest), fewest, self.level, self.equivalence)
+            .look(fewest)
+            .regression_level
+        ):
+            fewest += 1
+        key = "max-runs" if self.max_runs > self.runs else "runs"
+        return (
+            f"{key}: {self.max_runs} runs per side can never show a regression at the "
+            f"{self.level:.0%} level (the smallest p-value of {self.max_runs} runs a side is "
+            f"{smallest_p(self.max_runs, self.max_runs):.3g}, the last look needs "
+            f"{last.regression_level:.3g} or less); use at least {fewest} runs per side"
+        )
+
+
 # --- Comparing two sides ----------------------------------------------------------------------
 
 
@@ -321,27 +546,25 @@ def paired_values(base: Side, head: Side, metric: str) -> list[tuple[float, floa
 #: Fewest runs per side for a 95% interval: with 3 and 3 no order statistic of the
 #: pairwise differences reaches 95% coverage (the best is 90%).
 MIN_RUNS = 4
-
-
-def looks(runs: int, max_runs: int) -> list[int]:
-    """Run counts at which an adaptive gate looks at its data: `runs`, then about
-    1.5 times more each time, up to `max_runs`.
-
-    Testing after every added pair and stopping at the first `regression` would
-    multiply false alarms; a few planned looks, each at ALPHA / len(looks)
-    (Bonferroni), keep the whole gate at ALPHA while clear changes stop early.
-    """
-    points = [runs]
-    while points[-1] < max_runs:
-        points.append(min(max_runs, math.ceil(points[-1] * 1.5)))
-    return points
+#: Below this base median a time is too short to compare as a ratio: timers and CPU
+#: accounting resolve about a millisecond, and 0 s against 4 ms is no percentage.
+TIME_FLOOR_S = 0.001
 
 
 def use_pairs(pairs: int, alpha: float) -> bool:
     """Pair the runs once there are enough pairs for the signed-rank test to reach
-    `alpha` without every pair agreeing (its smallest p is 2 / 2^n); below that the
-    unpaired test resolves more (5 runs a side can reach p = 0.008)."""
-    return pairs >= math.log2(8 / alpha)  # 2 / 2^n <= alpha / 4
+    `alpha` without every pair agreeing (its smallest p is 1 / 2^n); below that the
+    unpaired test resolves more (5 runs a side can reach p = 0.004)."""
+    return pairs >= math.log2(4 / alpha)  # 1 / 2^n <= alpha / 4
+
+
+def too_short(metric: str, a: Sequence[float], b: Sequence[float]) -> str | None:
+    """Why base and head cannot be compared as a relative change, or None."""
+    if any(v <= 0 for v in a) or any(v <= 0 for v in b):
+        return "too short to compare: some runs measured 0"
+    if metric in ("wall_time", "cpu_time") and statistics.median(a) < TIME_FLOOR_S:
+        return f"too short to compare: the base median is under {TIME_FLOOR_S * 1e3:g} ms"
+    return None
 
 
 def compare_metric(
@@ -349,16 +572,16 @@ def compare_metric(
     head: Side,
     metric: str,
     threshold: float,
-    alpha: float = ALPHA,
+    look: Look = FIXED,
     *,
     paired: bool = PAIRED,
 ) -> Comparison:
-    """Base against head for one metric, decided by the rules of DESIGN.md.
+    """Base against head for one metric at one look, by the rules of docs/statistics.md.
 
     `change` is the Hodges-Lehmann estimate of the relative shift (the median of
-    the pairwise log-ratios), from the same method as its interval and p-value,
-    so that a reader never sees an estimate its own interval rules out.  With
-    `paired`, interleaved runs are compared pair by pair once there are enough
+    all head/base ratios, minus one), from the same ranks as its interval and its
+    p-value, so that a reader never sees an estimate its own interval rules out.
+    With `paired`, interleaved runs are compared pair by pair once there are enough
     pairs (see PAIRED for why that is not the default).
     """
     a, b = base.values(metric), head.values(metric)
@@ -367,36 +590,110 @@ def compare_metric(
             f"{metric}: need at least {MIN_RUNS} runs per side for a 95% interval, "
             f"got {len(a)} and {len(b)}"
         )
+    base_median, head_median = statistics.median(a), statistics.median(b)
+    short = too_short(metric, a, b)
+    if short:
+        nan = math.nan
+        return Comparison(
+            metric, base_median, head_median, nan, (nan, nan), nan, threshold, "too short",
+            None, "", look.regression_level, short,
+        )  # fmt: skip
+    xs, ys = [math.log(v) for v in a], [math.log(v) for v in b]
     pairs = paired_values(base, head, metric) if paired else None
-    to_scale, from_scale = _scale(a, b)
-    if pairs is not None and use_pairs(len(pairs), alpha):
-        differences = [to_scale(h) - to_scale(x) for x, h in pairs]
-        p_value = signed_rank_p(differences)
+    if pairs is not None and use_pairs(len(pairs), look.regression_level):
+        differences = [math.log(h) - math.log(x) for x, h in pairs]
+        greater = signed_rank_greater_p(differences)
+        less = signed_rank_greater_p([-d for d in differences])
         estimate, low, high = walsh_interval(differences)
+        _, eq_low, eq_high = walsh_interval(differences, 1 - 2 * look.equivalence_level)
         method = "paired: Wilcoxon signed-rank, Hodges-Lehmann interval"
     else:
-        p_value = mann_whitney_p(a, b)
-        estimate, low, high = moses_interval([to_scale(x) for x in a], [to_scale(y) for y in b])
+        greater, less = mann_whitney_greater_p(xs, ys), mann_whitney_greater_p(ys, xs)
+        estimate, low, high = moses_interval(xs, ys)
+        _, eq_low, eq_high = moses_interval(xs, ys, 1 - 2 * look.equivalence_level)
         method = "unpaired: Mann-Whitney U, Hodges-Lehmann (Moses) interval"
-    change, ci = from_scale(estimate), (from_scale(low), from_scale(high))
+    p_value = greater if estimate >= 0 else less
+    log_threshold = math.log1p(threshold)
+    if greater <= look.regression_level and estimate > log_threshold:
+        verdict = "regression"
+    elif less <= look.regression_level and estimate < -log_threshold:
+        verdict = "improvement"
+    elif -log_threshold <= eq_low and eq_high <= log_threshold:
+        verdict = "unchanged"
+    else:
+        verdict = "inconclusive"
+    detectable = _detectable(low, high, log_threshold, look.regression_level)
+    if verdict == "regression":
+        detectable = min(detectable, estimate)  # it did detect this one
     return Comparison(
         metric=metric,
-        base_median=statistics.median(a),
-        head_median=statistics.median(b),
-        change=change,
-        ci=ci,
+        base_median=base_median,
+        head_median=head_median,
+        change=math.expm1(estimate),
+        ci=(math.expm1(low), math.expm1(high)),
         p_value=p_value,
         threshold=threshold,
-        verdict=decide(change, ci, p_value, threshold, alpha),
-        detectable_change=detectable_change(ci, alpha),
+        verdict=verdict,
+        detectable_change=math.expm1(detectable),
         method=method,
+        alpha=look.regression_level,
+        note=medians_note(base_median, head_median, math.expm1(low), math.expm1(high)),
     )
+
+
+def _detectable(low: float, high: float, log_threshold: float, level: float) -> float:
+    """The log change this run calls a regression with probability POWER.
+
+    A regression needs the estimate beyond the threshold and z beyond the look's
+    boundary; with standard error se (the 95% interval is 2 x 1.96 se wide) a true
+    change of max(threshold, z_level * se) + z_power * se clears both POWER of the time.
+    """
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return math.inf
+    se = (high - low) / (2 * _NORMAL.inv_cdf(1 - (1 - CONFIDENCE) / 2))
+    return max(log_threshold, _NORMAL.inv_cdf(1 - level) * se) + _NORMAL.inv_cdf(POWER) * se
+
+
+def medians_note(base: float, head: float, low: float, high: float) -> str:
+    """Why the medians say something else than the shift, when they do.
+
+    The shift compares every head run with every base run; the medians pick one
+    run each.  With two clusters of runs (warm and cold caches, a bimodal peak
+    memory) a median can jump between clusters while most runs did not move.
+    """
+    if base <= 0 or not (math.isfinite(low) and math.isfinite(high)):
+        return ""
+    of_medians = head / base - 1
+    if low - 1e-12 <= of_medians <= high + 1e-12:
+        return ""
+    return (
+        f"the medians moved by {of_medians:+.1%}, outside the interval of the shift: "
+        "the runs fall in clusters and the medians jumped between them (see the runs)"
+    )
+
+
+def clusters(values: Sequence[float]) -> list[tuple[float, int]]:
+    """The runs as one cluster, or two when a gap splits them clearly: (median, runs) each,
+    lowest first.  Two clusters need 2 runs each and a gap over 3 times either's spread
+    (warm and cold caches; a peak memory that depends on when a collection ran)."""
+    ordered = sorted(values)
+    whole = [(statistics.median(ordered), len(ordered))] if ordered else []
+    if len(ordered) < 4:
+        return whole
+    gaps = [ordered[i + 1] - ordered[i] for i in range(len(ordered) - 1)]
+    at = max(range(len(gaps)), key=gaps.__getitem__) + 1
+    low, high = ordered[:at], ordered[at:]
+    spread = max(low[-1] - low[0], high[-1] - high[0])
+    if min(len(low), len(high)) < 2 or gaps[at - 1] <= 3 * spread:
+        return whole
+    return [(statistics.median(low), len(low)), (statistics.median(high), len(high))]
 
 
 def decide(
     change: float, ci: tuple[float, float], p_value: float, threshold: float, alpha: float = ALPHA
 ) -> str:
-    """The verdict rules: significant and beyond the threshold, or inside it, or unknown."""
+    """The two-sided rule of the per-test and per-import evidence (breakdown.py,
+    imports.py): significant and beyond the threshold, or inside it, or unknown."""
     low, high = ci
     significant = p_value < alpha
     if significant and change > threshold and low > 0:
@@ -408,29 +705,18 @@ def decide(
     return "inconclusive"
 
 
-def detectable_change(ci: tuple[float, float], alpha: float = ALPHA) -> float:
-    """The smallest change this run would have caught four times out of five.
-
-    A change of (z_alpha/2 + z_power) standard errors is detected with 80%
-    power at level alpha; the 95% interval's half-width is 1.96 standard errors.
-    """
-    half_width = (ci[1] - ci[0]) / 2
-    z_interval = _norm_ppf(1 - (1 - CONFIDENCE) / 2)
-    return half_width * (_norm_ppf(1 - alpha / 2) + Z_POWER) / z_interval
-
-
 def compare(
     base: Side,
     head: Side,
     thresholds: Mapping[str, float],
-    alpha: float = ALPHA,
+    look: Look = FIXED,
     *,
     paired: bool = PAIRED,
 ) -> tuple[Comparison, ...]:
     """One comparison per metric of METRIC_FIELDS that both sides measured (instructions
-    only when counted), each tested at `alpha`."""
+    only when counted), each judged at `look`."""
     return tuple(
-        compare_metric(base, head, m, thresholds[m], alpha, paired=paired)
+        compare_metric(base, head, m, thresholds[m], look, paired=paired)
         for m in measured_metrics(base, head)
     )
 
@@ -441,8 +727,34 @@ def gate_verdict(comparisons: Sequence[Comparison]) -> str:
 
 
 def settled(comparisons: Sequence[Comparison]) -> bool:
-    """Whether more runs could still change the verdict: no metric is inconclusive."""
+    """Whether more runs could still change the gate's outcome: a regression found at a
+    look fails the gate whatever the other metrics would say, and with none, the gate is
+    settled once no metric is inconclusive."""
+    if any(c.verdict == "regression" for c in comparisons):
+        return True
     return all(c.verdict != "inconclusive" for c in comparisons)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A gate's decision at one look: every metric, the verdict, and whether to stop."""
+
+    comparisons: tuple[Comparison, ...]
+    verdict: str
+    settled: bool
+    look: Look
+
+
+def judge(base: Side, head: Side, plan: Plan, *, paired: bool = PAIRED) -> Judgement:
+    """The verdict of base against head under `plan`, at the look their run count is.
+
+    The one function that decides: the gate at each planned look and at its end,
+    and `perfgate compare` on the gate's results, so that both always agree.
+    """
+    runs = min(len(base.samples), len(head.samples))
+    look = plan.look(runs)
+    comparisons = compare(base, head, plan.thresholds, look, paired=paired)
+    return Judgement(comparisons, gate_verdict(comparisons), settled(comparisons), look)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from .. import stats
 from ..breakdown import culprit_lines
 from ..results import Results, Side
-from .format import interval, label, one_line, percent, quantity, share
-from .markdown import headline, sensitivity_advice
+from .format import delta, interval, label, one_line, percent, quantity, share
+from .markdown import comparison_notes, headline, sensitivity_line
 
 #: (row title, metric the unit follows, how to read one sample's value)
 RUN_ROWS = (
@@ -86,6 +86,13 @@ def _headline(results: Results, color: bool) -> str:
     return text
 
 
+def change_cell(c) -> str:  # noqa: ANN001 - a Comparison
+    """The change; a metric too short to compare as a ratio shows its difference instead."""
+    if c.verdict == "too short":
+        return delta(c.metric, c.base_median, c.head_median)
+    return percent(c.change)
+
+
 def _gate_rows(results: Results) -> list[list[str]]:
     rows = [["metric", "base", "head", "change", "95% interval", "verdict"]]
     for c in results.comparisons:
@@ -94,8 +101,8 @@ def _gate_rows(results: Results) -> list[list[str]]:
                 label(c.metric),
                 quantity(c.metric, c.base_median),
                 quantity(c.metric, c.head_median),
-                percent(c.change),
-                interval(c.ci),
+                change_cell(c),
+                "—" if c.verdict == "too short" else interval(c.ci),
                 c.verdict,
             ]
         )
@@ -103,14 +110,11 @@ def _gate_rows(results: Results) -> list[list[str]]:
 
 
 def _gate_notes(results: Results) -> list[str]:
-    notes = []
+    notes = [f"note: {note}" for note in comparison_notes(results)]
     for c in results.comparisons:
-        if c.detectable_change is not None and c.detectable_change > c.threshold:
-            notes.append(
-                f"note: {label(c.metric)}: this run could not have detected a change under "
-                f"{share(c.detectable_change)} (threshold {share(c.threshold, 0)}): "
-                + sensitivity_advice(results, c)
-            )
+        line = sensitivity_line(results, c)
+        if line and line[1]:  # the console speaks only of what needs attention
+            notes.append(f"note: {line[0]}")
     for name, side in results.sides.items():
         notes += [f"warning: {w}" for w in stats.noise_warnings(side, name)]
     return notes

@@ -24,6 +24,7 @@ VERDICT_ICONS = {
     "improvement": "🟢",
     "unchanged": "⚪",
     "inconclusive": "🟡",
+    "too short": "⚫",
 }
 #: The typographic minus: a hyphen in front of a number is easy to miss.
 MINUS = "−"

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import stats
+from ..progress import format_seconds
 from ..results import METRIC_FIELDS, Comparison, Results, Side, measured_metrics
 from .chart import chart_sides, mermaid_runs
 from .format import (
@@ -28,7 +29,6 @@ from .format import (
     VERDICT_ICONS,
     delta,
     interval,
-    is_count,
     is_memory,
     label,
     percent,
@@ -134,9 +134,15 @@ def _regression_phrase(c: Comparison) -> str:
 
 
 def _change_cell(c: Comparison) -> str:
+    if c.verdict == "too short":
+        return delta(c.metric, c.base_median, c.head_median)
     if is_memory(c.metric):
         return f"{percent(c.change)} ({delta(c.metric, c.base_median, c.head_median)})"
     return percent(c.change)
+
+
+def _interval_cell(c: Comparison) -> str:
+    return "—" if c.verdict == "too short" else interval(c.ci)
 
 
 def metric_table(results: Results) -> str:
@@ -150,10 +156,11 @@ def metric_table(results: Results) -> str:
     for c in results.comparisons:
         rows.append(
             f"| {_label(c.metric, cell=True)} | {quantity(c.metric, c.base_median)} | "
-            f"{quantity(c.metric, c.head_median)} | {_change_cell(c)} | {interval(c.ci)} | "
+            f"{quantity(c.metric, c.head_median)} | {_change_cell(c)} | {_interval_cell(c)} | "
             f"{VERDICT_ICONS.get(c.verdict, '')} {known(c.verdict, VERDICTS, cell=True)} |"
         )
-    return "\n".join(rows)
+    notes = [f"- ⚠️ {note}" for note in comparison_notes(results)]
+    return "\n".join(rows) + ("\n\n" + "\n".join(notes) if notes else "")
 
 
 def run_table(results: Results) -> str:
@@ -192,11 +199,24 @@ def error_section(results: Results, budget: int = ERROR_TAIL_CHARS + 100) -> str
 # --- Optional sections, most important first ---------------------------------------------
 
 
-def _suggested_runs(results: Results, c: Comparison) -> int | None:
-    """Runs per side that would shrink the detectable change to the threshold.
+#: Advice about noise is given when a regression half again the threshold's size
+#: would still be missed more than one time in five.
+ADVISE_FACTOR = 1.5
+#: What finds a change more cheaply than more runs, per metric.
+CHEAPER_ROUTES = {
+    "wall_time": "gate on CPU time, count instructions (`instructions: true`, a count that "
+    "barely varies), or use a quieter runner",
+    "cpu_time": "count instructions (`instructions: true`, a count that barely varies), "
+    "or use a quieter runner",
+    "instructions": "make the benchmark's work repeatable (fixed seeds, no clocks)",
+}
 
-    The interval narrows as 1/sqrt(runs), so the runs needed grow with the
-    square of how far the detectable change is above the threshold.
+
+def _suggested_runs(results: Results, c: Comparison) -> int | None:
+    """Runs per side that would bring the detectable change down to the threshold.
+
+    The noise part of the detectable change shrinks as 1/sqrt(runs), so the runs
+    needed grow with the square of how far it is above the threshold.
     """
     counts = [len(results.sides[n].samples) for n in ("base", "head") if n in results.sides]
     if not counts or not c.detectable_change or c.threshold <= 0:
@@ -207,38 +227,76 @@ def _suggested_runs(results: Results, c: Comparison) -> int | None:
     return math.ceil(runs * (c.detectable_change / c.threshold) ** 2)
 
 
+def _seconds_per_pair(results: Results) -> float | None:
+    """Wall time of one base run and one head run (medians), what one more pair costs."""
+    medians = [
+        stats.summarize([s.wall_s for s in side.samples]).median
+        for name, side in results.sides.items()
+        if name in ("base", "head") and side.samples
+    ]
+    return sum(medians) if len(medians) == 2 else None
+
+
 def sensitivity_advice(results: Results, c: Comparison) -> str:
-    """What would let a later run see a change of the threshold's size."""
+    """What seeing a change of the threshold's size would cost in runs and minutes, and
+    what would cost less: nobody adds 400 runs, many can count instructions."""
     runs = _suggested_runs(results, c)
-    advice = f"add runs (runs: {runs})" if runs else "add runs"
-    if c.metric == "wall_time":
-        return advice + ", gate on CPU time, or use a quieter runner"
-    if is_count(c.metric):  # a quieter runner changes no count: the work itself varies
-        return advice + ", or make the benchmark's work repeatable (fixed seeds, no clocks)"
-    if not is_memory(c.metric):
-        return advice + " or use a quieter runner"
-    return advice
+    per_pair = _seconds_per_pair(results)
+    have = min((len(side.samples) for side in results.sides.values()), default=0)
+    cost = "more runs"
+    if runs and per_pair is not None and runs > have:
+        minutes = format_seconds((runs - have) * per_pair)
+        cost = f"about {runs} runs per side ({minutes} more of runs)"
+    route = CHEAPER_ROUTES.get(c.metric)
+    text = f"seeing a {share(c.threshold, 0)} change would take {cost}"
+    return f"{text}; cheaper: {route}" if route else text
+
+
+def sensitivity_line(results: Results, c: Comparison) -> tuple[str, bool] | None:
+    """One metric's sensitivity in words, and whether it needs the reader's attention.
+
+    The figure is the regression this run would find four times in five (see
+    stats.POWER), given the threshold; a run that found a regression says nothing
+    here: its finding is the figure that counts.
+    """
+    detectable = c.detectable_change
+    if detectable is None or not math.isfinite(detectable) or c.verdict == "regression":
+        return None
+    found = f"a regression of {share(detectable)} would be found 4 times in 5"
+    threshold = f"(threshold {share(c.threshold, 0)})"
+    if detectable <= ADVISE_FACTOR * c.threshold:
+        return f"{_label(c.metric)}: {found} {threshold}", False
+    advice = sensitivity_advice(results, c)
+    return f"{_label(c.metric)}: only {found} at this noise {threshold}: {advice}", True
 
 
 def sensitivity_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
     """What this run could have seen, and what to do when that is not enough."""
-    lines = []
+    lines = [line for c in results.comparisons if (line := sensitivity_line(results, c))]
+    text = "\n".join(f"- {words}" for words, _ in lines)
+    return f"**Sensitivity**\n\n{text}" if lines else ""
+
+
+def comparison_notes(results: Results) -> list[str]:
+    """Why a row's medians say something else than its change, with the clusters of runs."""
+    notes = []
     for c in results.comparisons:
-        if c.detectable_change is None or not math.isfinite(c.detectable_change):
+        # Worded again from the figures, never copied from a results file (outside text).
+        note = stats.medians_note(c.base_median, c.head_median, *c.ci)
+        if not note:
             continue
-        kind = "memory" if is_memory(c.metric) else "count" if is_count(c.metric) else "time"
-        detectable = share(c.detectable_change)
-        if c.detectable_change <= c.threshold:
-            lines.append(
-                f"- {_label(c.metric)}: a change of {detectable} or more was detectable "
-                f"(threshold {share(c.threshold, 0)})"
-            )
-            continue
-        lines.append(
-            f"- {_label(c.metric)}: this run could not have detected a {kind} change under "
-            f"{detectable} (threshold {share(c.threshold, 0)}): {sensitivity_advice(results, c)}"
-        )
-    return ("**Sensitivity**\n\n" + "\n".join(lines)) if lines else ""
+        text = f"{_label(c.metric)}: {note}"
+        shown = []
+        for name in ("base", "head"):
+            side = results.sides.get(name)
+            if side is None or not side.measures(c.metric):
+                continue
+            groups = stats.clusters(side.values(c.metric))
+            if len(groups) > 1:
+                parts = " and ".join(f"{n} at {quantity(c.metric, m)}" for m, n in groups)
+                shown.append(f"{name} runs {parts}")
+        notes.append(text + ("; " + "; ".join(shown) if shown else ""))
+    return notes
 
 
 def warnings_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
@@ -277,6 +335,23 @@ def _side_line(name: str, side: Side) -> str:
     return line
 
 
+def look_phrase(results: Results) -> str:
+    """Which of the gate's planned looks decided, and the p-value a regression needed."""
+    levels = [c.alpha for c in results.comparisons if c.alpha is not None]
+    looks = results.settings.get("looks")
+    if not levels or not results.sides:
+        return ""
+    runs = min(len(side.samples) for side in results.sides.values())
+    where = ""
+    if isinstance(looks, list) and len(looks) > 1:
+        taken = len([n for n in looks if isinstance(n, int) and n < runs]) + 1
+        where = f"look {taken} of up to {len(looks)} (at {runs} runs per side), "
+    return (
+        f"decided at {where}one-sided p ≤ {levels[0]:.2g} for a regression "
+        "(O'Brien-Fleming spending of 1% per metric over the looks; docs/statistics.md)"
+    )
+
+
 def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
     """Runs, noise, method, command, seed and machine: what makes the verdict checkable."""
     env = results.environment
@@ -295,7 +370,13 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
         lines.append(f"- instructions counted in runs of their own with {untrusted(counter)}")
     methods = sorted({known(c.method, METHODS) for c in results.comparisons if c.method})
     if methods:
-        lines.append(f"- statistics: {'; '.join(methods)}; 95% intervals")
+        lines.append(
+            f"- statistics: {'; '.join(methods)}; change: the Hodges-Lehmann shift (the median "
+            "of all head/base run ratios, not the ratio of the medians), with its 95% interval"
+        )
+    look = look_phrase(results)
+    if look:
+        lines.append(f"- {look}")
     cores = env.cores if isinstance(env.cores, int) else untrusted(env.cores or "?")
     lines.append(
         f"- machine: {_shown(env.cpu_model, 'unknown CPU')}, {cores} cores, "

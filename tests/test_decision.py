@@ -1,0 +1,163 @@
+"""The gate and `perfgate compare` decide alike, and settings that cannot fail are refused.
+
+Samples here are seeded or planted so large that no machine load can blur them;
+expected values come from scipy or from the written procedure by hand
+(docs/statistics.md), never from perfgate's own functions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from git_helpers import make_repo
+from scipy import stats as scipy_stats
+
+from perfgate import config, gate
+from perfgate.errors import ConfigError
+from perfgate.progress import Progress
+from perfgate.results import Results, Sample, Side
+
+PY = sys.executable
+
+
+def perfgate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PY, "-m", "perfgate", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def gate_file(path: Path, base: list[float], head: list[float], **settings) -> Path:
+    """A results file as a gate writes it: interleaved pairs, the gate's settings."""
+    recorded = {
+        "runs": 10, "max_runs": 30, "warmup": 1, "timeout_s": 600.0, "time_budget_s": None,
+        "time_threshold": 0.05, "memory_threshold": 0.1, "instructions": False,
+        "instructions_threshold": 0.01, "setup": None, "working_directory": ".", **settings,
+    }  # fmt: skip
+
+    def side(ref: str, values: list[float], offset: int) -> Side:
+        samples = (Sample(v, v, MEMORY, MEMORY, 0, 2 * k + offset) for k, v in enumerate(values))
+        return Side(ref, ref[0] * 40, tuple(samples))
+
+    sides = {"base": side("main", base, 0), "head": side("pr", head, 1)}
+    Results("pass", sides, command="python bench.py", seed=1, settings=recorded).write(path)
+    return path
+
+
+MEMORY = 50_000_000
+
+
+def seeded_slowdown(seed: int = 17, runs: int = 15) -> tuple[list[float], list[float]]:
+    rng = random.Random(seed)
+    base = [round(0.4 * math.exp(rng.gauss(0, 0.05)), 4) for _ in range(runs)]
+    head = [round(0.4 * 1.08 * math.exp(rng.gauss(0, 0.05)), 4) for _ in range(runs)]
+    return base, head
+
+
+def test_compare_of_a_gate_result_judges_at_the_gates_look_not_at_the_full_level(
+    tmp_path: Path,
+) -> None:
+    """A gate of 10 to 30 runs stopped (by its time budget) after 15: its second look.
+    By scipy the slowdown's one-sided p is 0.0021 (two-sided 0.0043, under 1%) and the
+    shift +6.7%, past the 5% threshold.  By the O'Brien-Fleming spending of 1% the
+    first two looks together may spend 2 - 2 Phi(2.5758 / sqrt(0.5)) = 0.00027: not
+    a regression at this look, so the gate passed, and compare must say the same
+    (before: compare tested at 1% and failed the gate's own results)."""
+    base, head = seeded_slowdown()
+    p_one_sided = scipy_stats.mannwhitneyu(head, base, alternative="greater", method="exact")
+    p_one_sided = p_one_sided.pvalue
+    assert p_one_sided == pytest.approx(0.0042662 / 2, rel=1e-4)
+    shift = statistics.median(math.log(y / x) for x in base for y in head)
+    assert math.expm1(shift) > 0.05
+    normal = statistics.NormalDist()
+    spent_by_second_look = 2 - 2 * normal.cdf(normal.inv_cdf(1 - 0.01 / 2) / math.sqrt(0.5))
+    assert p_one_sided > spent_by_second_look
+    results = gate_file(tmp_path / "gate.json", base, head, time_budget_s=60.0)
+    out = tmp_path / "again.json"
+    again = perfgate("compare", str(results), "--json", str(out))
+    assert again.returncode == 0, again.stdout + again.stderr
+    wall = next(c for c in json.loads(out.read_text())["comparisons"] if c["metric"] == "wall_time")
+    assert wall["verdict"] == "inconclusive"
+    assert wall["p_value"] == pytest.approx(p_one_sided, rel=1e-9)
+    assert 0 < wall["alpha"] <= spent_by_second_look
+
+
+def test_the_same_samples_at_the_last_look_are_a_regression(tmp_path: Path) -> None:
+    """The counterpart: 15 runs as the last look of a 10-to-15 gate may spend up to the
+    whole 1%, and 0.0021 is below the last look's level (over 0.005: the spending
+    before it is at most 2 - 2 Phi(2.5758 / sqrt(10/15)) = 0.0016)."""
+    base, head = seeded_slowdown()
+    normal = statistics.NormalDist()
+    before_last = 2 - 2 * normal.cdf(normal.inv_cdf(1 - 0.01 / 2) / math.sqrt(10 / 15))
+    assert 0.01 - before_last > 0.0043 / 2
+    results = gate_file(tmp_path / "gate.json", base, head, max_runs=15)
+    assert perfgate("compare", str(results)).returncode == 1
+
+
+def test_gate_and_compare_of_its_results_agree_on_every_figure(tmp_path: Path) -> None:
+    """A planted threefold slowdown (0.02 s against 0.4 s of work): whatever the
+    machine's load does to the figures, compare re-judging the gate's own results must
+    produce the same comparisons, field for field, and the same exit code."""
+    script = "import time\nend = time.perf_counter() + {w}\nwhile time.perf_counter() < end: pass\n"
+    repo = make_repo(tmp_path / "p", {"bench.py": script.format(w=0.02)}, "base")
+    repo.git("branch", "base")
+    repo.commit({"bench.py": script.format(w=0.4)}, "head")
+    out = tmp_path / "gate.json"
+    result = perfgate(
+        "gate", "--repo", str(repo.path), "--base", "base", "--runs", "5", "--max-runs", "8",
+        "--warmup", "0", "--seed", "3", "--json", str(out), "--", PY, "bench.py",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    again = tmp_path / "again.json"
+    rejudged = perfgate("compare", str(out), "--json", str(again))
+    assert rejudged.returncode == result.returncode, rejudged.stdout + rejudged.stderr
+    first, second = json.loads(out.read_text()), json.loads(again.read_text())
+    assert second["comparisons"] == first["comparisons"]
+    assert second["verdict"] == first["verdict"] == "fail"
+    assert first["settings"]["level"] == 0.01 and first["settings"]["looks"] == [5, 8]
+
+
+# --- settings that can never fail -------------------------------------------------------------
+
+
+def test_runs_that_can_never_reach_the_level_are_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    """4 runs a side: the smallest one-sided p is 1 / C(8, 4) = 1/70 = 0.0143 > 1%, so a
+    threefold slowdown would pass; 5 runs reach 1/252 = 0.0040."""
+    assert 1 / math.comb(8, 4) > 0.01 > 1 / math.comb(10, 5)
+    repo = make_repo(tmp_path / "p", {"bench.py": "pass\n"}, "base")
+    marker = tmp_path / "ran"
+    result = perfgate(
+        "gate", "--repo", str(repo.path), "--base", "HEAD", "--runs", "4", "--max-runs", "4",
+        "--", PY, "-c", f"open({str(marker)!r}, 'w')",
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "use at least 5 runs per side" in result.stderr
+    assert not marker.exists()
+
+
+def test_the_library_refuses_them_before_git_is_asked(tmp_path: Path) -> None:
+    """run_gate is what the Action calls: the refusal comes before the repository is
+    even looked at (this one does not exist)."""
+    cfg = config.load(
+        repo=tmp_path / "missing",
+        layers=(("action input", {"command": "true", "runs": "4", "max-runs": "4"}),),
+        read_repo_file=False,
+    )
+    with pytest.raises(ConfigError, match="at least 5 runs"):
+        gate.run_gate(cfg, Progress(live=False))
+
+
+def test_compare_refuses_run_counts_that_cannot_reach_the_level(tmp_path: Path) -> None:
+    base = [0.4, 0.41, 0.39, 0.4]
+    results = gate_file(tmp_path / "g.json", base, [3 * v for v in base], runs=4, max_runs=4)
+    result = perfgate("compare", str(results))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "at least 5 runs per side" in result.stderr
