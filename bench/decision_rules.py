@@ -165,6 +165,44 @@ def ceiling_table(pools: Pools) -> str:
     return "\n".join(lines)
 
 
+# --- The targets at 20 runs per side, on every corpus -------------------------------------------
+
+TARGET_RUNS = 20
+
+
+def targets_table(trials: int, seed: int) -> str:
+    """False alarms (target: at most 1%), power at 10% (at least 95%) and at 5% (within 10
+    points of the oracle), at 20 runs a side, on each corpus: never judged on one alone."""
+    lines = [
+        f"### Targets at {TARGET_RUNS} runs per side ({trials} trials per cell)",
+        "",
+        "| corpus | rule | false alarms | power 5% | power 10% | oracle 5% | oracle 10% "
+        "| 5%: points below the oracle |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    rules = {name: RULES[name] for name in RULES if name.startswith(("perfgate", "asv"))}
+    for path in corpus.CORPORA:
+        pool = corpus.pools(corpus.load(path), (TARGET_RUNS,), trials, seed)[TARGET_RUNS]
+        names = sorted({t.workload for t in pool})
+        oracle = {}
+        for slowdown in (0.05, 0.10):
+            per = [
+                oracle_power(
+                    hodges_lehmann_unpaired, [t for t in pool if t.workload == n], slowdown
+                )
+                for n in names
+            ]
+            oracle[slowdown] = statistics.fmean(per)
+        for name, rule in rules.items():
+            progress(f"  {path.name}: {name}")
+            alarms, p5, p10 = (rate(rule, pool, s) for s in (0.0, 0.05, 0.10))
+            lines.append(
+                f"| {path.name} | {name} | {alarms:.1%} | {p5:.1%} | {p10:.1%} | "
+                f"{oracle[0.05]:.1%} | {oracle[0.10]:.1%} | {(oracle[0.05] - p5) * 100:.1f} |"
+            )
+    return "\n".join(lines)
+
+
 # --- Fresh runs on the machine at hand ----------------------------------------------------------
 
 FRESH_COMMANDS = {
@@ -206,10 +244,18 @@ def main() -> int:
     )
     parser.add_argument("--tune", action="store_true", help="print perfgate's tuning grid")
     parser.add_argument("--ceiling", action="store_true", help="print the oracle's ceiling")
+    parser.add_argument("--corpus", type=Path, default=corpus.CORPUS, help="noise corpus")
+    parser.add_argument(
+        "--targets", action="store_true", help="only the 20-run targets on every corpus"
+    )
     args = parser.parse_args()
     started = time.monotonic()
-    pools = corpus.pools(corpus.load(), RUN_COUNTS, args.trials, args.seed)
-    title = f"Recorded noise ({corpus.CORPUS.name}, {args.trials} trials per cell)"
+    if args.targets:
+        print(targets_table(args.trials, args.seed))
+        progress(f"({time.monotonic() - started:.0f} s)")
+        return 0
+    pools = corpus.pools(corpus.load(args.corpus), RUN_COUNTS, args.trials, args.seed)
+    title = f"Recorded noise ({args.corpus.name}, {args.trials} trials per cell)"
     progress(title)
     print(table(title, pools))
     if args.tune:

@@ -11,15 +11,13 @@ import argparse
 import dataclasses
 import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, config, instructions, runner, stats, workspace
+from . import __version__, config, stats
 from .breakdown import render_breakdown_markdown
-from .environment import capture
 from .errors import (
     EXIT_INFRASTRUCTURE,
     EXIT_PASS,
@@ -27,7 +25,7 @@ from .errors import (
     ConfigError,
     PerfgateError,
 )
-from .gate import Outcome, check_command_exists, rejudge, run_gate
+from .gate import Outcome, rejudge, run_gate, run_only
 from .github import actions
 from .github.api import GitHubAPI, GitHubError
 from .github.publish import CLAIM_NOTE, publish, trusted_target
@@ -243,33 +241,7 @@ def gate_command(args: argparse.Namespace, command: list[str]) -> int:
 def run_command(args: argparse.Namespace, command: list[str]) -> int:
     """The seed's benchmark script grown up: N runs of one command, statistics printed."""
     cfg = _load(args, RUN_KEYS, command)
-    counter = instructions.require_counter() if cfg.instructions else None
-    cwd = (cfg.repo / cfg.working_directory).resolve()
-    if not cwd.is_dir():
-        raise ConfigError(f"working-directory: {cfg.working_directory!r} does not exist")
-    env = workspace.benchmark_env(os.environ)
-    check_command_exists(cfg.command, cwd, env)
-    with tempfile.TemporaryDirectory(prefix="perfgate-logs-") as logs:
-        target = runner.Target(
-            side="run",
-            argv=cfg.command,
-            cwd=cwd,
-            env=env,
-            timeout_s=cfg.timeout_s,
-            log_dir=Path(logs),
-        )
-        progress = Progress()
-        samples = runner.run_single(
-            target, runs=cfg.runs, warmup=cfg.warmup, progress=progress, instructions=counter
-        )
-        progress.done()
-    results = Results(
-        verdict=None,
-        sides={"run": Side(ref="", sha="", samples=samples)},
-        command=cfg.command_text,
-        environment=capture(),
-        settings={**cfg.settings(), **instructions.counter_settings(counter)},
-    )
+    results = run_only(cfg, Progress())
     print(console.render_run(results))
     return EXIT_PASS if _write_outputs(results, cfg) else EXIT_INFRASTRUCTURE
 

@@ -91,6 +91,30 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
     return Outcome(results, exit_code(judgement.verdict))
 
 
+def run_only(config: Config, progress: Progress) -> Results:
+    """`perfgate run`: warm-ups, then `runs` measured runs of one command in the current
+    folder, no verdict (the seed's benchmark script grown up)."""
+    counter = instructions_module.require_counter() if config.instructions else None
+    cwd = (config.repo / config.working_directory).resolve()
+    if not cwd.is_dir():
+        raise ConfigError(f"working-directory: {config.working_directory!r} does not exist")
+    env = workspace.benchmark_env(os.environ)
+    check_command_exists(config.command, cwd, env)
+    with tempfile.TemporaryDirectory(prefix="perfgate-logs-") as logs:
+        target = runner.Target("run", config.command, cwd, env, config.timeout_s, Path(logs))
+        samples = runner.run_single(
+            target, runs=config.runs, warmup=config.warmup, progress=progress, instructions=counter
+        )
+        progress.done()
+    return Results(
+        verdict=None,
+        sides={"run": Side(ref="", sha="", samples=samples)},
+        command=config.command_text,
+        environment=capture(),
+        settings={**config.settings(), **instructions_module.counter_settings(counter)},
+    )
+
+
 def plan_for(config: Config) -> stats.Plan:
     """How the gate will decide; settings that could never find a regression are refused
     here, before anything runs (exit 2), naming the run count that can."""
