@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import itertools
 import math
 import random
 import statistics
@@ -589,3 +591,55 @@ def test_settled_stops_for_a_regression_whatever_the_other_metrics_say() -> None
     assert comparisons["peak_memory"].verdict == "regression"
     assert comparisons["wall_time"].verdict == "inconclusive"
     assert stats.settled(tuple(comparisons.values()))
+
+
+def test_before_the_last_look_a_regression_must_be_past_the_threshold_beyond_doubt() -> None:
+    """+6.5% with 1.2% noise at the first of looks 10, 15, 23, 30: every head run is above
+    every base run (p = 1/C(20, 10) = 5.4e-6, under the look's 8.1e-6) and the shift is
+    past 5%, but the smallest head/base ratio is under 1.05, so the one-sided bound at
+    the look's level (the smallest of the 100 ratios) does not clear the threshold:
+    not yet.  The same runs at a last look are a regression."""
+    rng = random.Random(0)
+    base = [math.exp(rng.gauss(0, 0.012)) for _ in range(10)]
+    head = [1.065 * math.exp(rng.gauss(0, 0.012)) for _ in range(10)]
+    assert min(head) > max(base) and 1 / math.comb(20, 10) < 8.1e-6
+    assert min(y / x for x in base for y in head) < 1.05
+    assert statistics.median(y / x for x in base for y in head) > 1.05
+    sides = interleaved(base, head)
+    early = stats.Plan(THRESHOLDS, 10, 30).look(10)
+    assert stats.compare_metric(*sides, "wall_time", 0.05, early).verdict == "inconclusive"
+    assert stats.compare_metric(*sides, "wall_time", 0.05).verdict == "regression"
+
+
+def _moses_k(m: int, n: int, tail: float) -> int:
+    """Largest k with P(U < k) <= tail, U counted by brute force over every arrangement."""
+    counts = collections.Counter(
+        sum(ranks) - m * (m + 1) // 2 for ranks in itertools.combinations(range(1, m + n + 1), m)
+    )
+    total, below, k = sum(counts.values()), 0, 0
+    while (below + counts[k]) / total <= tail:
+        below += counts[k]
+        k += 1
+    return k
+
+
+def test_before_the_last_look_unchanged_needs_half_the_threshold() -> None:
+    """Identical code with 1.2% noise at the first look: its interval (one-sided 1.04e-4 a
+    side: the 6th smallest and largest of the 100 log ratios, by brute force) lies within
+    +-5% but not within +-2.5%: unchanged only at a last look."""
+    rng = random.Random(0)
+    base = noisy(rng, 10, 1.0, 0.012)
+    head = noisy(rng, 10, 1.0, 0.012)
+    early = stats.Plan(THRESHOLDS, 10, 30).look(10)
+    normal = statistics.NormalDist()  # the first look spends 2 - 2 Phi(z(1 - 0.025/2) sqrt(3))
+    spent = 2 - 2 * normal.cdf(normal.inv_cdf(1 - 0.025 / 2) * math.sqrt(3))
+    assert early.equivalence_level == pytest.approx(spent, rel=1e-9)
+    k = _moses_k(10, 10, spent)
+    assert k == 6
+    ratios = sorted(math.log(y / x) for x in base for y in head)
+    low, high = ratios[k - 1], ratios[-k]
+    assert -math.log(1.05) < low and high < math.log(1.05)
+    assert not (-math.log(1.025) < low and high < math.log(1.025))
+    sides = interleaved(base, head)
+    assert stats.compare_metric(*sides, "wall_time", 0.05, early).verdict == "inconclusive"
+    assert stats.compare_metric(*sides, "wall_time", 0.05).verdict == "unchanged"

@@ -332,6 +332,10 @@ ALPHA = 0.01
 #: One-sided error of calling a change of the threshold's size `unchanged`, over all
 #: the looks: the 95% interval of a fixed-run comparison has 2.5% on each side.
 EQUIVALENCE = 0.025
+#: Before the last look, `unchanged` needs the interval within this share of the
+#: threshold: the intervals' coverage on real, bursty noise is a little below nominal
+#: (bench/error_rates.py), and every early look is one more chance to be fooled.
+INTERIM_MARGIN = 0.5
 #: Power at which `detectable_change` is stated.
 POWER = 0.8
 
@@ -604,21 +608,34 @@ def compare_metric(
         differences = [math.log(h) - math.log(x) for x, h in pairs]
         greater = signed_rank_greater_p(differences)
         less = signed_rank_greater_p([-d for d in differences])
-        estimate, low, high = walsh_interval(differences)
-        _, eq_low, eq_high = walsh_interval(differences, 1 - 2 * look.equivalence_level)
+
+        def interval(confidence: float) -> tuple[float, float, float]:
+            return walsh_interval(differences, confidence)
+
         method = "paired: Wilcoxon signed-rank, Hodges-Lehmann interval"
     else:
         greater, less = mann_whitney_greater_p(xs, ys), mann_whitney_greater_p(ys, xs)
-        estimate, low, high = moses_interval(xs, ys)
-        _, eq_low, eq_high = moses_interval(xs, ys, 1 - 2 * look.equivalence_level)
+
+        def interval(confidence: float) -> tuple[float, float, float]:
+            return moses_interval(xs, ys, confidence)
+
         method = "unpaired: Mann-Whitney U, Hodges-Lehmann (Moses) interval"
+    estimate, low, high = interval(CONFIDENCE)
+    _, eq_low, eq_high = interval(1 - 2 * look.equivalence_level)
+    # Before the last look a change must be past the threshold beyond doubt, not only
+    # past zero: else each early look is one more chance for a sub-threshold change's
+    # noisy estimate to cross the threshold (docs/statistics.md).
+    beyond = (-math.inf, math.inf) if look.final else interval(1 - 2 * look.regression_level)[1:]
     p_value = greater if estimate >= 0 else less
     log_threshold = math.log1p(threshold)
-    if greater <= look.regression_level and estimate > log_threshold:
+    margin = log_threshold if look.final else math.log1p(threshold * INTERIM_MARGIN)
+    up = estimate > log_threshold and (look.final or beyond[0] > log_threshold)
+    down = estimate < -log_threshold and (look.final or beyond[1] < -log_threshold)
+    if greater <= look.regression_level and up:
         verdict = "regression"
-    elif less <= look.regression_level and estimate < -log_threshold:
+    elif less <= look.regression_level and down:
         verdict = "improvement"
-    elif -log_threshold <= eq_low and eq_high <= log_threshold:
+    elif -margin <= eq_low and eq_high <= margin:
         verdict = "unchanged"
     else:
         verdict = "inconclusive"
