@@ -78,7 +78,7 @@ def tune_table(pools: Pools) -> str:
     lines = [
         "### Tuning perfgate's rule on the corpus",
         "",
-        f"| pairing | alpha | threshold | runs | false alarms | power 2% | power 5% "
+        f"| pairing | one-sided level | threshold | runs | false alarms | power 2% | power 5% "
         f"| power 10% | power 20% | power 5% by workload ({names}) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
