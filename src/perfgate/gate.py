@@ -259,6 +259,7 @@ def _measure(
                 settled=settled,
                 progress=progress,
                 instructions=counter,
+                looks=plan.looks(),
             )
 
         notes: list[str] = []
@@ -274,19 +275,6 @@ def _measure(
             targets = _targets(config, trees, envs, log_dir, per_test=True, loader=False)
             base_samples, head_samples = measure_pairs()
             notes.append(PLUGIN_NOT_LOADED)
-        base_samples, head_samples = runner.run_pairs(
-            targets["base"],
-            targets["head"],
-            runs=config.runs,
-            max_runs=config.max_runs,
-            warmup=config.warmup,
-            seed=seed,
-            time_budget_s=config.time_budget_s,
-            settled=settled,
-            progress=progress,
-            instructions=counter,
-            looks=plan.looks(),
-        )
         progress.done()
         samples = {"base": base_samples, "head": head_samples}
         evidence = _evidence(config, targets, samples, alpha, progress, notes)
