@@ -23,7 +23,7 @@ from github_server import PAT, TOKEN
 from markdown_check import outside_markup, shown
 from report_helpers import make_error, make_results
 
-from perfgate.breakdown import NOTE_CHARS, Breakdown, Leak, TestChange, TestsComparison
+from perfgate import breakdown
 from perfgate.errors import ConfigError
 from perfgate.github import action, actions
 from perfgate.github.api import GitHubAPI, GitHubError
@@ -49,13 +49,15 @@ PAYLOADS = (
 )
 
 
-def _change(nodeid: str, kind: str = "time") -> TestChange:
-    return TestChange(nodeid, kind, 0.1, 0.3, 0.2, (0.15, 0.25), 2.0, (1.5, 2.5), 0.001, 0.001, "")
+def _change(nodeid: str, kind: str = "time") -> breakdown.TestChange:
+    return breakdown.TestChange(
+        nodeid, kind, 0.1, 0.3, 0.2, (0.15, 0.25), 2.0, (1.5, 2.5), 0.001, 0.001, ""
+    )
 
 
 def hostile_breakdown(names: tuple[str, ...]) -> dict:
     """Per-test and import evidence whose every name is one the pull request chose."""
-    tests = TestsComparison(
+    tests = breakdown.TestsComparison(
         base_runs=10, head_runs=10, compared=len(names), time_threshold=0.05,
         memory_threshold=0.1, min_time_s=0.005, min_memory_bytes=5e6,
         memory_method=names[0], collection=None,
@@ -63,7 +65,7 @@ def hostile_breakdown(names: tuple[str, ...]) -> dict:
         memory_regressions=tuple(_change(n, "memory") for n in names),
         time_improvements=tuple(_change(n) for n in names), memory_improvements=(),
         added=names, removed=names,
-        leaks=(Leak(names[0], 5e7, names, None),), notes=names,
+        leaks=(breakdown.Leak(names[0], 5e7, names, None),), notes=names,
     )  # fmt: skip
     modules = tuple(
         ModuleImportChange(
@@ -86,7 +88,7 @@ def hostile_breakdown(names: tuple[str, ...]) -> dict:
         for name in names
     )
     imports = ImportComparison(modules, 0.05)
-    return Breakdown(tests=tests, imports=imports, notes=names).to_json()
+    return breakdown.Breakdown(tests=tests, imports=imports, notes=names).to_json()
 
 
 def hostile_results(payload: str):
@@ -145,7 +147,9 @@ def test_long_names_are_cut() -> None:
     evidence = evidence[: evidence.index("<details>")]
     # A table cell holds the first 199 characters and "…": "tests/test_x.py::test_" is 22.
     assert "| `tests/test_x.py::test_" + "a" * 177 + "…` |" in evidence
-    assert "a" * NOTE_CHARS not in evidence, "a note, perfgate's words around names, is cut too"
+    assert "a" * breakdown.NOTE_CHARS not in evidence, (
+        "a note, perfgate's words around names, is cut too"
+    )
     assert "a" * markdown.COMMAND_CHARS not in text
     assert len(text) <= markdown.GITHUB_COMMENT_LIMIT
 
