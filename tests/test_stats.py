@@ -643,3 +643,10 @@ def test_before_the_last_look_unchanged_needs_half_the_threshold() -> None:
     sides = interleaved(base, head)
     assert stats.compare_metric(*sides, "wall_time", 0.05, early).verdict == "inconclusive"
     assert stats.compare_metric(*sides, "wall_time", 0.05).verdict == "unchanged"
+
+
+def test_more_runs_than_planned_are_one_last_look() -> None:
+    """A results file with more runs than its max-runs (written by hand, or an older
+    perfgate) is judged at the last look, never at a look of zero width."""
+    look = stats.Plan({}, 10, 30).look(35)
+    assert look.final and look.regression_level == stats.Plan({}, 10, 30).look(30).regression_level

@@ -484,7 +484,7 @@ class Plan:
         this one is final when it reaches max-runs.  A gate stopped between planned looks
         (by its time budget) is judged at a look of its own: spending functions allow
         looks at any time, as long as the levels follow from the fractions alone."""
-        taken = [n for n in self.looks() if n < runs] + [runs]
+        taken = [n for n in self.looks() if n < min(runs, self.max_runs)] + [runs]
         fractions = tuple(min(1.0, n / self.max_runs) for n in taken)
         regression = boundaries(fractions, self.level)[-1]
         equivalence = boundaries(fractions, self.equivalence)[-1]
