@@ -32,7 +32,7 @@ def run_gate(
 ) -> tuple[subprocess.CompletedProcess[str], dict]:
     out = tmp_path / "results.json"
     result = perfgate(
-        "gate", "--repo", str(repo.path), "--base", "base", "--runs", "4", "--max-runs", "4",
+        "gate", "--repo", str(repo.path), "--base", "base", "--runs", "5", "--max-runs", "5",
         "--warmup", "0", "--time-threshold", "60%", "--memory-threshold", "60%",
         "--json", str(out), *extra, "--command", command,
     )  # fmt: skip

@@ -88,7 +88,7 @@ def run_action(tmp_path: Path, server, base_files: dict, head_files: dict, marke
     outputs, summary = tmp_path / "output", tmp_path / "summary.md"
     outputs.write_text("")
     summary.write_text("")
-    inputs = {"command": f"{sys.executable} bench.py", "runs": "4", "max-runs": "4",
+    inputs = {"command": f"{sys.executable} bench.py", "runs": "5", "max-runs": "5",
               "warmup": "0", "github-token": TOKEN}  # fmt: skip
     env = {
         "PATH": os.environ["PATH"], "HOME": str(tmp_path), "CI": "true",
