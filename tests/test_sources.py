@@ -129,3 +129,18 @@ def test_a_package_from_outside_the_side_is_refused_naming_both_sides(tmp_path: 
     assert "Fix: give `setup: pip install -e .[test]`" in message
     own = {"base": [base, user], "head": [head]}
     check_own_code(resolutions, own, setup=None, command="x")  # each inside its own: fine
+
+
+def test_a_side_that_floods_the_probe_gets_no_answer_not_perfgates_memory(tmp_path: Path) -> None:
+    """A sitecustomize on the side's path that prints without end: the probe is cut at
+    1 MiB of output (the write limit kills it), and no answer means no check."""
+    write_files(
+        tmp_path,
+        {
+            "src/pkg/__init__.py": "",
+            "src/sitecustomize.py": "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n",
+        },
+    )
+    env = source_first_env(dict(os.environ), find_layout(tmp_path))
+    found = resolve(sys.executable, ("pkg",), tmp_path, env)
+    assert found.found == {}

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shlex
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,8 @@ NOT_PROJECT = frozenset(
 )  # fmt: skip
 #: How long asking the benchmark's Python where it finds the packages may take.
 PROBE_TIMEOUT_S = 60.0
+#: The most the probe may print; its answer is one short line.
+PROBE_OUTPUT_BYTES = 1 << 20
 _PROBE = """
 import importlib.util, json, sys
 if sys.path and sys.path[0] == "":
@@ -171,22 +175,31 @@ def _shebang_python(script: Path) -> str | None:
 
 
 def resolve(python: str, packages: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Resolution:
-    """Ask `python`, in the side's folder and environment, where each package would load from."""
-    try:
-        probe = subprocess.run(
-            [python, "-c", _PROBE, *packages],
-            cwd=cwd,
-            env=dict(env),
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=PROBE_TIMEOUT_S,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return Resolution(python, {})
-    line = next(
-        (x for x in probe.stdout.splitlines()[::-1] if x.startswith("PERFGATE-SOURCES ")), None
-    )
+    """Ask `python`, in the side's folder and environment, where each package would load from.
+
+    The side's code may run here (a `sitecustomize` on its path, a `.pth`):
+    its output goes to a file capped at PROBE_OUTPUT_BYTES (a larger write
+    kills it) and the probe at PROBE_TIMEOUT_S, so that it can neither fill
+    perfgate's memory nor hold it.  No answer means no check; the runs then
+    meet the same code under their own timeout.
+    """
+    with tempfile.TemporaryFile() as output:
+        try:
+            subprocess.run(
+                [python, "-c", _PROBE, *packages],
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.DEVNULL,
+                timeout=PROBE_TIMEOUT_S,
+                preexec_fn=_cap_output,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return Resolution(python, {})
+        output.seek(0)
+        text = output.read(PROBE_OUTPUT_BYTES).decode("utf-8", "replace")
+    line = next((x for x in text.splitlines()[::-1] if x.startswith("PERFGATE-SOURCES ")), None)
     if line is None:
         return Resolution(python, {})
     try:
@@ -195,6 +208,11 @@ def resolve(python: str, packages: Sequence[str], cwd: Path, env: Mapping[str, s
     except (ValueError, KeyError, AttributeError, TypeError):
         return Resolution(python, {})
     return Resolution(str(data.get("python") or python), found)
+
+
+def _cap_output() -> None:
+    """In the probe's process: no file it writes may grow beyond PROBE_OUTPUT_BYTES."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (PROBE_OUTPUT_BYTES, PROBE_OUTPUT_BYTES))
 
 
 def _inside(path: str, folders: Sequence[Path]) -> bool:
