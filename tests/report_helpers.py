@@ -9,6 +9,7 @@ repeatable.
 from __future__ import annotations
 
 import random
+import re
 
 from perfgate import stats
 from perfgate.results import Environment, Results, Sample, Side
@@ -16,6 +17,9 @@ from perfgate.results import Environment, Results, Sample, Side
 THRESHOLDS = {"wall_time": 0.05, "cpu_time": 0.05, "peak_memory": 0.10}
 ENVIRONMENT = Environment("Test CPU @ 2.0GHz", 2, "3.11.7", "Linux-6.1-x86_64", "0.1.0")
 BASE_MEMORY_BYTES = 50e6
+#: The headline of a gate that did not fail: pass, or no verdict (too noisy to tell) when a
+#: real gate on a loaded machine cannot tell an unchanged commit within its runs.
+PASSED = re.compile(r"perfgate: (pass|no verdict)")
 
 
 def make_samples(

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from git_helpers import make_repo
 from github_server import TOKEN
+from report_helpers import PASSED
 
 from perfgate import config
 from perfgate.github import action
@@ -135,7 +136,7 @@ def test_two_pushes_make_one_comment_and_a_status_each(tmp_path: Path, github_se
     assert outputs["verdict"] == "pass" and outputs["regressions"] == ""
     assert json.loads(Path(outputs["results-json"]).read_text())["verdict"] == "pass"
     assert Path(outputs["report-markdown"]).read_text().rstrip() == summary.rstrip()
-    assert "perfgate: pass" in summary
+    assert PASSED.search(summary)
     assert first.stdout.startswith(f"::add-mask::{TOKEN}\n")
     assert "::group::perfgate: measuring base and head" in first.stdout
     assert "::group::perfgate: publishing to GitHub" in first.stdout
@@ -146,7 +147,7 @@ def test_two_pushes_make_one_comment_and_a_status_each(tmp_path: Path, github_se
     assert second.returncode == 0, second.stdout + second.stderr
     (comment,) = github_server.comments[(REPO, 12)]
     assert comment["body"].startswith("<!-- perfgate:perfgate -->\n")
-    assert "perfgate: pass" in comment["body"]
+    assert PASSED.search(comment["body"])
     # Each run: is this commit the pull request's head, who is the token (the Actions
     # token: 403, github-actions[bot]), its comment; the first run looks again after
     # creating (two runs at once must not leave two comments).
@@ -225,7 +226,7 @@ def test_api_down_loses_nothing(tmp_path: Path, github_server) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "::warning title=perfgate::publishing: could not comment" in result.stdout
     assert "HTTP 503" in result.stdout
-    assert outputs["verdict"] == "pass" and "perfgate: pass" in summary
+    assert outputs["verdict"] == "pass" and PASSED.search(summary)
     assert len(github_server.requests) == 10  # 5 tries of the comment list, 5 of the status
 
 
@@ -242,7 +243,7 @@ def test_outputs_and_summary_are_written_before_any_api_call(tmp_path, github_se
     repo, base, head = workspace(tmp_path)
     result, _, _ = run_entrypoint(tmp_path, github_server, repo, event(tmp_path, base, head), head)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "verdict<<" in seen["outputs"] and "perfgate: pass" in seen["summary"]
+    assert "verdict<<" in seen["outputs"] and PASSED.search(seen["summary"])
 
 
 def test_benchmark_and_setup_see_no_token_or_runner_secret(tmp_path: Path, github_server) -> None:

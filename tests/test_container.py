@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from git_helpers import make_repo
 from github_server import TOKEN
+from report_helpers import PASSED
 from test_action_e2e import BENCH, REPO, SECRET_VALUES, SECRETS, event, parse_outputs
 
 from perfgate.github.actions import input_variable
@@ -117,7 +118,7 @@ def test_two_pushes_in_the_image_one_comment_then_a_regression(
         container, tmp_path, github_server, repo, event(tmp_path, base, first_head), first_head
     )
     assert first.returncode == 0, log(first)
-    assert outputs["verdict"] == "pass" and "perfgate: pass" in summary
+    assert outputs["verdict"] == "pass" and PASSED.search(summary)
     assert outputs["results-json"] == "/github/workspace/.perfgate/perfgate-results.json"
     assert first.stdout.startswith(f"::add-mask::{TOKEN}\n")
 

@@ -21,6 +21,7 @@ import yaml
 from composite_runner import CompositeRunner
 from git_helpers import make_repo
 from github_server import TOKEN
+from report_helpers import PASSED
 from test_action_e2e import REPO, SECRET_VALUES, SECRETS, event
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,7 +147,7 @@ def test_identical_code_passes_with_the_jobs_python(job, tmp_path, github_server
     report = repo.path / run.outputs["report-markdown"]
     assert report.read_text().rstrip() == run.summary.rstrip()
     (comment,) = github_server.comments[(REPO, 12)]
-    assert "perfgate: pass" in comment["body"]
+    assert PASSED.search(comment["body"])
     (status,) = github_server.statuses[(REPO, head)]
     assert status["state"] == "success"
     seen = [json.loads(line) for line in probe.read_text().splitlines()]

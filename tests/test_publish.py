@@ -200,7 +200,9 @@ def test_descriptions_say_what_moved_first() -> None:
         "wall time unchanged; CPU time unchanged; peak memory unchanged"
     )
     noisy = Comparison("wall_time", 1, 1, 0.0, (-0.2, 0.2), 0.5, 0.05, "inconclusive")
-    assert status_description(Results("pass", {}, (noisy,))) == "wall time too noisy to tell"
+    assert status_description(Results("pass", {}, (noisy,))) == (
+        "no verdict: wall time too noisy to tell"
+    )
     assert status_description(Results("pass", {}, ())) == "no regression"
     error = Results("error", {}, error="the benchmark failed on head\nlong tail")
     assert status_description(error) == "error: the benchmark failed on head"

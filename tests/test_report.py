@@ -27,10 +27,14 @@ def test_fail_names_the_time_and_the_memory_regression_in_the_first_line() -> No
     assert {c.metric for c in results.regressions} == {"wall_time", "cpu_time", "peak_memory"}
     text = markdown.render_comment(results)
     first = text.splitlines()[0]
-    assert first.startswith("### ❌ perfgate: fail — wall time +")
+    assert first.startswith("### ❌ perfgate: fail: wall time +")
     wall = results.comparison("wall_time")
-    assert f"wall time {format.percent(wall.change)} (regression)" in first
-    assert "peak memory +30.0 MB (+60%, regression)" in first
+    wall_ms = 1000 * (
+        statistics.median(s.wall_s for s in results.sides["head"].samples)
+        - statistics.median(s.wall_s for s in results.sides["base"].samples)
+    )
+    assert f"wall time {format.percent(wall.change)} (+{wall_ms:.3g} ms)" in first
+    assert "peak memory +60.0% (+30.0 MB)" in first  # 50 MB and 30 MB more
     assert "| wall time | 400 ms | 520 ms |" in re.sub(r"\d\d\d ms", _round_ms, text)
     assert text.count("🔴 regression") == 3
 
@@ -76,7 +80,10 @@ def _advice_by_hand(results, wall) -> str:
 def test_inconclusive_says_so_and_advises_what_it_costs_and_what_is_cheaper() -> None:
     results = make_results(runs=6, slowdown=1.04, cv=0.2)
     text = markdown.render_comment(results)
-    assert "too noisy to tell" in text.splitlines()[0]
+    worst = max(c.detectable_change for c in results.comparisons if c.verdict == "inconclusive")
+    assert text.splitlines()[0] == (
+        f"### 🟡 perfgate: no verdict: this run could only see changes above {worst:.0%}"
+    )
     wall = results.comparison("wall_time")
     assert wall.verdict == "inconclusive" and wall.detectable_change > 1.5 * wall.threshold
     assert (
@@ -91,7 +98,7 @@ def test_inconclusive_says_so_and_advises_what_it_costs_and_what_is_cheaper() ->
 def test_improvement_is_named_without_failing() -> None:
     text = markdown.render_comment(make_results(slowdown=0.7))
     first = text.splitlines()[0]
-    assert first.startswith("### ✅ perfgate: pass — improved: wall time −")
+    assert first.startswith("### ✅ perfgate: pass: improved: wall time −")
     assert "🟢 improvement" in text
 
 
@@ -354,7 +361,7 @@ def test_comparison_without_an_interval_reads_not_available() -> None:
     )
     text = markdown.render_comment(Results(**{**results.__dict__, "comparisons": blank}))
     assert "| wall time | 400 ms |" in re.sub(r"\d\d\d ms", _round_ms, text)
-    assert "| n/a | n/a … n/a |" in text
+    assert re.search(r"\| n/a \([+−]\d[^)]*\) \| n/a … n/a \|", text)
     assert "**Sensitivity**" not in text
 
 
@@ -403,9 +410,10 @@ def test_an_instructions_regression_has_its_row_its_noise_and_its_status() -> No
     results = with_counts(make_results(), 1_230_000_000, 1_476_000_000)
     assert [c.metric for c in results.regressions] == ["instructions"]
     text = markdown.render_comment(results)
-    assert text.splitlines()[0] == "### ❌ perfgate: fail — instructions +20.0% (regression)"
+    assert text.splitlines()[0] == "### ❌ perfgate: fail: instructions +20.0% (+246 M instr)"
     assert (
-        "| instructions | 1.23 G instr | 1.48 G instr | +20.0% | +20.0% … +20.0% | 🔴 regression |"
+        "| instructions | 1.23 G instr | 1.48 G instr | +20.0% (+246 M instr) | +20.0% … +20.0% "
+        "| 🔴 regression |"
     ) in text
     details = text[text.index("<summary>Details</summary>") :]
     base_line = r"- base: `main` `a+`, 10 runs; noise \(CV\): .*, instructions <0\.0001%"

@@ -757,7 +757,7 @@ def _tests_section(tests: TestsComparison, top: int) -> str:
     if tests.time_regressions:
         parts.append(
             _listing(
-                f"**Slower tests** ({how})\n\n{table}",
+                f"🔴 **Slower tests** ({how})\n\n{table}",
                 _time_rows(tests.time_regressions[:top]),
                 len(tests.time_regressions),
                 "slower tests",
@@ -766,7 +766,7 @@ def _tests_section(tests: TestsComparison, top: int) -> str:
     if tests.group_regressions:
         parts.append(
             _listing(
-                "**Slower groups of tests** (each test's change too small to single out; the "
+                "🔴 **Slower groups of tests** (each test's change too small to single out; the "
                 "sum per file, class or parametrized function, corrected with the tests)\n\n",
                 [
                     f"- {group_sentence(g, fmt.untrusted)} ({relative(g.change.change)}, "
@@ -780,7 +780,7 @@ def _tests_section(tests: TestsComparison, top: int) -> str:
     if tests.memory_regressions:
         parts.append(
             _listing(
-                f"**Hungrier tests** (memory added at the test's peak)\n\n{table}",
+                f"🔴 **Hungrier tests** (memory added at the test's peak)\n\n{table}",
                 _memory_rows(tests.memory_regressions[:top]),
                 len(tests.memory_regressions),
                 "hungrier tests",
@@ -793,7 +793,7 @@ def _tests_section(tests: TestsComparison, top: int) -> str:
             else " (base does not leak)"
         )
         parts.append(
-            f"**Leak**: RSS keeps growing from {fmt.untrusted(leak.first_test)} on: "
+            f"🔴 **Leak**: RSS keeps growing from {fmt.untrusted(leak.first_test)} on: "
             f"{fmt.delta('peak_memory', 0, leak.growth_bytes)} by the end of the suite{base}, "
             f"growing after {len(leak.growing_tests)} tests: {_names(leak.growing_tests, top)}"
         )

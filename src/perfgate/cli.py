@@ -55,6 +55,8 @@ KEY_HELP: dict[str, str] = {
     "instructions": "also count the benchmark's instructions, a metric that barely varies "
     "(perf or valgrind; --instructions alone means true)",
     "instructions-threshold": "smallest instruction count change that counts (default: 1%%)",
+    "inconclusive": "what no verdict (too noisy to tell) does to the exit code and the "
+    "status: pass or fail (default: pass)",
     "json": "write the results JSON (schema perfgate/1) to this path",
     "markdown": "write the Markdown report to this path",
     "seed": "seed of the shuffled run order (default: random, recorded in the results)",
@@ -76,7 +78,8 @@ RUN_KEYS = (
     "instructions",
 )  # fmt: skip
 COMPARE_KEYS = (
-    "time-threshold", "memory-threshold", "instructions-threshold", "json", "markdown",
+    "time-threshold", "memory-threshold", "instructions-threshold", "inconclusive", "json",
+    "markdown",
 )  # fmt: skip
 
 
@@ -325,6 +328,12 @@ def _recorded_thresholds(source: Results, cfg: config.Config) -> dict[str, Any]:
             settings[name] = getattr(cfg, name)
         else:  # a threshold read from a file is checked like one given as a flag
             settings[name] = config.parse_threshold(f"settings.{name}", settings[name])
+    if "inconclusive" in cfg.sources or "inconclusive" not in settings:
+        settings["inconclusive"] = cfg.inconclusive
+    else:
+        settings["inconclusive"] = config.parse_inconclusive(
+            "settings.inconclusive", settings["inconclusive"]
+        )
     return settings
 
 

@@ -55,6 +55,8 @@ class Config:
     #: barely varies on a noisy runner, hence its own, much smaller threshold.
     instructions: bool = False
     instructions_threshold: float = 0.01
+    #: What "no verdict" (too noisy to tell) does to the exit code and the status.
+    inconclusive: str = "pass"
     json_path: Path | None = None
     markdown_path: Path | None = None
     seed: int | None = None
@@ -85,6 +87,7 @@ class Config:
             "memory_threshold": self.memory_threshold,
             "instructions": self.instructions,
             "instructions_threshold": self.instructions_threshold,
+            "inconclusive": self.inconclusive,
             "setup": self.setup,
             "setup_timeout_s": self.setup_timeout_s,
             "venv": self.venv,
@@ -175,6 +178,13 @@ def _parse_breakdown(key: str, value: Any) -> str | None:
     return text
 
 
+def parse_inconclusive(key: str, value: Any) -> str:
+    text = _parse_text(key, value).strip().lower()
+    if text not in ("pass", "fail"):
+        raise _bad(key, value, "pass or fail")
+    return text
+
+
 def _parse_imports(key: str, value: Any) -> tuple[str, ...]:
     names = value.split(",") if isinstance(value, str) else value
     if not isinstance(names, (list, tuple)):
@@ -216,6 +226,7 @@ PARSERS: Mapping[str, tuple[str, Any]] = {
     "memory-threshold": ("memory_threshold", parse_threshold),
     "instructions": ("instructions", parse_bool),
     "instructions-threshold": ("instructions_threshold", parse_threshold),
+    "inconclusive": ("inconclusive", parse_inconclusive),
     "json": ("json_path", _parse_path),
     "markdown": ("markdown_path", _parse_path),
     "seed": ("seed", _parse_int(0)),

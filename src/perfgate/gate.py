@@ -88,7 +88,7 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
         counter=counter,
     )
     results = replace(results, breakdown=evidence)
-    return Outcome(results, exit_code(judgement.verdict))
+    return Outcome(results, exit_code(results))
 
 
 def run_only(config: Config, progress: Progress) -> Results:
@@ -125,8 +125,9 @@ def plan_for(config: Config) -> stats.Plan:
     return plan
 
 
-def exit_code(verdict: str) -> int:
-    return EXIT_REGRESSION if verdict == "fail" else EXIT_PASS
+def exit_code(results: Results) -> int:
+    """1 for a regression (or no verdict with `inconclusive: fail`), else 0."""
+    return EXIT_REGRESSION if results.fails else EXIT_PASS
 
 
 def rejudge(
@@ -168,7 +169,7 @@ def rejudge(
         settings={**settings, **plan.settings()},
         breakdown=source.breakdown if gate_results else None,
     )
-    return Outcome(results, exit_code(judgement.verdict))
+    return Outcome(results, exit_code(results))
 
 
 def _fewest_runs(level: float) -> int:

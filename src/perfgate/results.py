@@ -35,6 +35,8 @@ COUNT_METRICS = ("instructions",)
 
 VERDICTS = ("regression", "improvement", "unchanged", "inconclusive", "too short")
 GATE_VERDICTS = ("pass", "fail", "error")
+#: The decision of a gate whose metrics did not regress but were too noisy to tell.
+NO_VERDICT = "no verdict"
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,21 @@ class Results:
 
     def comparison(self, metric: str) -> Comparison | None:
         return next((c for c in self.comparisons if c.metric == metric), None)
+
+    @property
+    def decision(self) -> str | None:
+        """What a reader is told: fail, pass, no verdict (no metric regressed but one was
+        too noisy to tell: a green check there would hide it), error, or None (no gate)."""
+        inconclusive = any(c.verdict == "inconclusive" for c in self.comparisons)
+        return NO_VERDICT if self.verdict == "pass" and inconclusive else self.verdict
+
+    @property
+    def fails(self) -> bool:
+        """Whether the exit code and the status say failure: a regression, or no verdict
+        with `inconclusive: fail` (an error is its own exit code and status)."""
+        if self.decision == NO_VERDICT:
+            return self.settings.get("inconclusive", "pass") == "fail"
+        return self.decision == "fail"
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -37,7 +37,7 @@ from .publish import publish
 GATE_INPUTS = (
     "command", "setup", "setup-timeout", "base", "head", "runs", "max-runs", "warmup", "timeout",
     "time-threshold", "memory-threshold", "instructions", "instructions-threshold",
-    "working-directory",
+    "inconclusive", "working-directory",
 )  # fmt: skip
 #: Inputs that only the Action has.
 ACTION_ONLY_INPUTS = (

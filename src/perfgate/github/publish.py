@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..report.format import label, percent
 from ..report.markdown import GITHUB_COMMENT_LIMIT, marker_comment
-from ..results import Results
+from ..results import NO_VERDICT, Results
 from .actions import Event
 from .api import GitHubAPI, GitHubError
 
@@ -45,7 +45,10 @@ class PublishReport:
 
 
 def status_state(results: Results) -> str:
-    """success, failure, or error for a gate that could not measure (never a silent pass)."""
+    """success, failure, or error for a gate that could not measure (never a silent pass);
+    no verdict is a success or a failure as the `inconclusive` setting says."""
+    if results.decision == NO_VERDICT:
+        return "failure" if results.fails else "success"
     return STATES.get(results.verdict or "", "error")
 
 
@@ -68,12 +71,14 @@ def status_description(results: Results) -> str:
     for c in results.comparisons:
         phrase = _metric_phrase(c.metric, c.verdict, c.change)
         (moved if c.verdict in ("regression", "improvement") else rest).append(phrase)
+    # No verdict reads so first, whatever the state: a green check must not say "pass".
+    prefix = f"{NO_VERDICT}: " if results.decision == NO_VERDICT else ""
     text = "; ".join(moved + rest)
-    if len(text) > STATUS_DESCRIPTION_LIMIT and moved:
+    if len(prefix + text) > STATUS_DESCRIPTION_LIMIT and moved:
         text = "; ".join(moved)
     if not text:
         text = "no regression" if results.verdict == "pass" else str(results.verdict)
-    return _cut(text)
+    return _cut(prefix + text)
 
 
 def _cut(text: str) -> str:

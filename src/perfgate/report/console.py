@@ -22,7 +22,13 @@ TIME_METRICS = ("wall_time", "cpu_time")
 #: Above this coefficient of variation a timing is too noisy to trust: a
 #: change of a few percent would drown in it.
 NOISY_TIME_CV = 0.05
-ANSI = {"fail": "\033[1;31m", "error": "\033[1;33m", "pass": "\033[1;32m", "reset": "\033[0m"}
+ANSI = {
+    "fail": "\033[1;31m",
+    "error": "\033[1;33m",
+    "no verdict": "\033[1;33m",
+    "pass": "\033[1;32m",
+    "reset": "\033[0m",
+}
 
 
 def table(rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
@@ -80,7 +86,7 @@ def render_run(results: Results) -> str:
 
 def _headline(results: Results, color: bool) -> str:
     text = headline(results, quote=one_line).removeprefix("### ")
-    verdict = results.verdict or ""
+    verdict = results.decision or ""
     if color and verdict in ANSI:
         return f"{ANSI[verdict]}{text}{ANSI['reset']}"
     return text

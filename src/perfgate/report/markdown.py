@@ -22,14 +22,20 @@ from dataclasses import dataclass
 
 from .. import stats
 from ..progress import format_seconds
-from ..results import METRIC_FIELDS, Comparison, Results, Side, measured_metrics
+from ..results import (
+    METRIC_FIELDS,
+    NO_VERDICT,
+    Comparison,
+    Results,
+    Side,
+    measured_metrics,
+)
 from .chart import chart_sides, mermaid_runs
 from .format import (
     METRIC_LABELS,
     VERDICT_ICONS,
     delta,
     interval,
-    is_memory,
     label,
     percent,
     quantity,
@@ -38,7 +44,7 @@ from .format import (
 )
 
 GITHUB_COMMENT_LIMIT = 65_536
-HEADLINE_ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
+HEADLINE_ICONS = {"pass": "✅", "fail": "❌", "no verdict": "🟡", "error": "⚠️"}
 #: How much of a failing run's output the comment shows (its end: where the error is).
 ERROR_TAIL_CHARS = 4000
 #: A budget no section reaches: asks a section whether it has anything to say at all.
@@ -60,7 +66,7 @@ def code_block(text: str, info: str = "text") -> str:
 
 
 #: Words perfgate itself writes into results; any other value came from elsewhere.
-VERDICTS = frozenset({"pass", "fail", "error", *VERDICT_ICONS})
+VERDICTS = frozenset({"pass", "fail", "error", NO_VERDICT, *VERDICT_ICONS})
 SIDES = frozenset({"base", "head", "run"})
 METHODS = frozenset(
     {
@@ -91,54 +97,114 @@ def marker_comment(marker: str) -> str:
 
 
 def headline(results: Results, quote: Callable[..., str] = untrusted) -> str:
-    """The first line: the verdict and, on failure, what regressed and by how much.
+    """The first line: fail, pass or no verdict, and every 🔴 of the report named.
 
-    `quote` shows the error's first line, outside text: inline code here, one
-    plain line in a terminal.
+    Three headlines that cannot be confused: a gated metric regressed (❌ fail),
+    none moved beyond its threshold (✅ pass), or one was too noisy to tell (🟡 no
+    verdict, with the smallest change this run could see).  A 🔴 further down
+    (an import, a test, a leak) is named here too, gated or not.  `quote`
+    shows outside text: inline code here, one plain line in a terminal.
     """
-    verdict = results.verdict
-    if verdict is None:
+    decision = results.decision
+    if decision is None:
         runs = sum(len(side.samples) for side in results.sides.values())
         return f"### ℹ️ perfgate: {runs} run{'s' if runs != 1 else ''} measured"
-    icon = HEADLINE_ICONS.get(verdict, "ℹ️")
-    if verdict == "error":
+    icon = HEADLINE_ICONS.get(decision, "ℹ️")
+    if decision == "error":
         lines = (results.error or "the gate failed").strip().splitlines() or ["the gate failed"]
         return f"### {icon} perfgate: error — {quote(lines[0], limit=HEADLINE_ERROR_CHARS)}"
-    named = [_regression_phrase(c) for c in results.regressions]
-    if named:
-        return f"### {icon} perfgate: {known(verdict, VERDICTS)} — " + ", ".join(named)
-    improved = [
-        f"{_label(c.metric)} {percent(c.change)}"
-        for c in results.comparisons
-        if c.verdict == "improvement"
-    ]
-    unsure = [_label(c.metric) for c in results.comparisons if c.verdict == "inconclusive"]
-    tail = []
-    if improved:
-        tail.append("improved: " + ", ".join(improved))
-    if unsure:
-        tail.append("too noisy to tell: " + ", ".join(unsure))
-    if not tail and results.comparisons:
-        tail.append("no regression")
-    tail_text = " — " + "; ".join(tail) if tail else ""
-    return f"### {icon} perfgate: {known(verdict, VERDICTS)}{tail_text}"
-
-
-def _regression_phrase(c: Comparison) -> str:
-    if is_memory(c.metric):
-        return (
-            f"{_label(c.metric)} {delta(c.metric, c.base_median, c.head_median)} "
-            f"({percent(c.change, 0)}, regression)"
+    gated = [f"{_label(c.metric)} {change_words(c)}" for c in results.regressions]
+    others = named_list(red_findings(results, quote))
+    if decision == "fail":
+        text = "fail: " + ", ".join(gated) + (f"; also 🔴 {others}" if others else "")
+    elif decision == NO_VERDICT:
+        text = f"no verdict: {_could_see(results)}" + (f"; 🔴 {others}" if others else "")
+    elif decision == "pass":
+        improved = [
+            f"{_label(c.metric)} {change_words(c)}"
+            for c in results.comparisons
+            if c.verdict == "improvement"
+        ]
+        text = "pass: " + (
+            "improved: " + ", ".join(improved)
+            if improved
+            else "no metric moved beyond its threshold"
         )
-    return f"{_label(c.metric)} {percent(c.change)} (regression)"
+        text += f"; not gated: 🔴 {others}" if others else ""
+    else:
+        text = known(decision, VERDICTS)
+    return f"### {icon} perfgate: {text}"
 
 
-def _change_cell(c: Comparison) -> str:
+#: How many 🔴 findings the headline names before it counts the rest.
+HEADLINE_NAMES = 3
+
+
+def named_list(names: list[str]) -> str:
+    """`a, b, c and 4 more`: the headline stays one line with a thousand culprits."""
+    shown = ", ".join(names[:HEADLINE_NAMES])
+    more = len(names) - HEADLINE_NAMES
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _could_see(results: Results) -> str:
+    """The smallest change the noisiest undecided metric would have shown (four times in
+    five): the figure that says how much a "no verdict" could be hiding."""
+    seen = [
+        c.detectable_change
+        for c in results.comparisons
+        if c.verdict == "inconclusive"
+        and c.detectable_change is not None
+        and math.isfinite(c.detectable_change)
+    ]
+    if not seen:
+        return "too noisy to tell"
+    return f"this run could only see changes above {share(max(seen), 0)}"
+
+
+def red_findings(results: Results, quote: Callable[..., str] = untrusted) -> list[str]:
+    """Every 🔴 below the table in a few words: imports, tests, groups, memory, leaks."""
+    if not results.breakdown:
+        return []
+    from ..breakdown import Breakdown, GroupChange
+    from ..imports import relative
+
+    breakdown = results.breakdown
+    if not isinstance(breakdown, Breakdown):
+        breakdown = Breakdown.from_json(breakdown)
+    found = []
+    if breakdown.imports:
+        found += [
+            f"import {quote(m.module)} {relative(m.change)}"
+            for m in breakdown.imports.modules
+            if m.verdict == "regression"
+        ]
+    tests = breakdown.tests
+    if tests is None:
+        return found
+    kinds = (
+        ("slower test", tests.time_regressions),
+        ("slower group of tests", tests.group_regressions),
+        ("hungrier test", tests.memory_regressions),
+    )
+    for what, items in kinds:
+        if len(items) == 1:
+            item = items[0]
+            change = item.change if isinstance(item, GroupChange) else item
+            found.append(f"{what} {quote(change.nodeid)}")
+        elif items:
+            found.append(f"{len(items)} {what.replace('test', 'tests', 1)}")
+    found += [f"a leak from {quote(leak.first_test)}" for leak in tests.leaks]
+    return found
+
+
+def change_words(c: Comparison) -> str:
+    """A change as the report always writes it: the percentage and the difference in the
+    metric's unit (+12.3% (+48 ms)); a metric too short for a ratio, the difference alone."""
+    difference = delta(c.metric, c.base_median, c.head_median)
     if c.verdict == "too short":
-        return delta(c.metric, c.base_median, c.head_median)
-    if is_memory(c.metric):
-        return f"{percent(c.change)} ({delta(c.metric, c.base_median, c.head_median)})"
-    return percent(c.change)
+        return difference
+    return f"{percent(c.change)} ({difference})"
 
 
 def _interval_cell(c: Comparison) -> str:
@@ -156,7 +222,7 @@ def metric_table(results: Results) -> str:
     for c in results.comparisons:
         rows.append(
             f"| {_label(c.metric, cell=True)} | {quantity(c.metric, c.base_median)} | "
-            f"{quantity(c.metric, c.head_median)} | {_change_cell(c)} | {_interval_cell(c)} | "
+            f"{quantity(c.metric, c.head_median)} | {change_words(c)} | {_interval_cell(c)} | "
             f"{VERDICT_ICONS.get(c.verdict, '')} {known(c.verdict, VERDICTS, cell=True)} |"
         )
     notes = [f"- ⚠️ {note}" for note in comparison_notes(results)]

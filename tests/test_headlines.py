@@ -1,0 +1,191 @@
+"""The three headlines (fail, pass, no verdict), the `inconclusive` setting, and the order of
+the comment: what a reviewer reads in five seconds.
+
+Results are built from seeded samples judged by the real statistics
+(report_helpers) and, for the culprits, from constructed breakdowns: the
+rendering is a pure function of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+from report_helpers import make_results
+
+from perfgate import breakdown as bd
+from perfgate import cli, gate
+from perfgate.breakdown import Breakdown
+from perfgate.github.publish import status_description, status_state
+from perfgate.imports import ImportComparison, ModuleImportChange
+from perfgate.report import console, markdown
+from perfgate.results import Results
+
+GITHUB_LIMIT_BYTES = 65_536
+#: Each 🔴 line of the comment and what the headline must then say.
+RED_MENTIONS = (
+    (re.compile(r"^\| (wall time|CPU time|peak memory|instructions) \|.*🔴"), r"\1"),
+    (re.compile(r"^\| 🔴 (`[^`]+`) \|"), r"import \1"),
+    (re.compile(r"^🔴 \*\*Slower tests\*\*"), "slower test"),
+    (re.compile(r"^🔴 \*\*Slower groups"), "slower group"),
+    (re.compile(r"^🔴 \*\*Hungrier tests\*\*"), "hungrier test"),
+    (re.compile(r"^🔴 \*\*Leak\*\*"), "a leak from"),
+)
+
+
+def assert_every_red_is_in_the_headline(text: str) -> None:
+    """A 🔴 anywhere below names its finding in the first line (gated or not)."""
+    first, *rest = text.splitlines()
+    for line in rest:
+        if "🔴" not in line:
+            continue
+        for pattern, mention in RED_MENTIONS:
+            match = pattern.search(line)
+            if match:
+                assert match.expand(mention) in first, (line, first)
+                break
+        else:
+            pytest.fail(f"a 🔴 the test does not know: {line!r}")
+
+
+def sections_in_order(text: str, *markers: str) -> None:
+    at = [text.index(marker) for marker in markers]
+    assert at == sorted(at), list(zip(markers, at, strict=True))
+
+
+def with_breakdown(results: Results, breakdown: Breakdown) -> Results:
+    return dataclasses.replace(results, breakdown=breakdown.to_json())
+
+
+def import_change(module: str, base_s: float, head_s: float, verdict: str) -> ModuleImportChange:
+    return ModuleImportChange(
+        module=module, base_seconds=base_s, head_seconds=head_s, change=head_s / base_s - 1,
+        ci=(0.4, 0.5), p_value=1e-4, verdict=verdict, base_rss_bytes=20e6, head_rss_bytes=21e6,
+        base_modules=40, head_modules=40, new_heavy=(), new_modules=0, removed_modules=0,
+        runs=(10, 10),
+    )  # fmt: skip
+
+
+def slower_test(nodeid: str, base_s: float = 0.010, head_s: float = 0.030) -> bd.TestChange:
+    return bd.TestChange(
+        nodeid, "time", base_s, head_s, head_s - base_s, (0.015, 0.025), head_s / base_s - 1,
+        (1.5, 2.5), 1e-6, 1e-4, "regression",
+    )  # fmt: skip
+
+
+def suite_comparison(time_regressions: tuple[bd.TestChange, ...]) -> bd.TestsComparison:
+    return bd.TestsComparison(
+        base_runs=10, head_runs=10, compared=len(time_regressions) + 5, time_threshold=0.05,
+        memory_threshold=0.1, min_time_s=0.005, min_memory_bytes=1e6, memory_method="rss",
+        collection=None, time_regressions=time_regressions, memory_regressions=(),
+        time_improvements=(), memory_improvements=(), added=(), removed=(), leaks=(),
+    )  # fmt: skip
+
+
+# --- The three headlines --------------------------------------------------------------------
+
+
+def test_fail_headline_names_the_regressed_metric_and_its_cause_comes_before_the_details():
+    results = make_results(slowdown=1.3)
+    results = with_breakdown(
+        results, Breakdown(tests=suite_comparison((slower_test("tests/test_a.py::test_x"),)))
+    )
+    text = markdown.render_comment(results)
+    first = text.splitlines()[0]
+    assert first.startswith("### ❌ perfgate: fail: wall time +")
+    assert "also 🔴 slower test `tests/test_a.py::test_x`" in first
+    sections_in_order(text, "| metric |", "🔴 **Slower tests**", "<summary>Details</summary>")
+    assert_every_red_is_in_the_headline(text)
+    assert gate.exit_code(results) == 1 and status_state(results) == "failure"
+
+
+def test_pass_headline_says_nothing_moved_beyond_its_threshold():
+    results = make_results()
+    assert {c.verdict for c in results.comparisons} == {"unchanged"}
+    text = markdown.render_comment(results)
+    assert text.splitlines()[0] == "### ✅ perfgate: pass: no metric moved beyond its threshold"
+    assert "🔴" not in text and "🟡" not in text
+    sections_in_order(text, "| metric |", "<summary>Details</summary>")
+    assert gate.exit_code(results) == 0 and status_state(results) == "success"
+
+
+def noisy(runs: int = 6) -> Results:
+    results = make_results(runs=runs, slowdown=1.04, cv=0.2)
+    assert results.verdict == "pass"  # what the statistics say: nothing regressed
+    assert "inconclusive" in {c.verdict for c in results.comparisons}
+    return results
+
+
+def test_no_verdict_is_yellow_and_says_how_small_a_change_this_run_could_see():
+    results = noisy()
+    worst = max(c.detectable_change for c in results.comparisons if c.verdict == "inconclusive")
+    text = markdown.render_comment(results)
+    expected = f"🟡 perfgate: no verdict: this run could only see changes above {worst:.0%}"
+    assert text.splitlines()[0] == f"### {expected}"
+    assert "✅" not in text.splitlines()[0]
+    assert console.render_gate(results).splitlines()[0] == expected
+    assert_every_red_is_in_the_headline(text)
+
+
+@pytest.mark.parametrize(
+    ("setting", "state", "code"), [("pass", "success", 0), ("fail", "failure", 1)]
+)
+def test_inconclusive_setting_decides_the_status_and_exit_code_never_the_words(
+    setting: str, state: str, code: int
+) -> None:
+    results = noisy()
+    results = dataclasses.replace(results, settings={**results.settings, "inconclusive": setting})
+    assert status_state(results) == state and gate.exit_code(results) == code
+    assert status_description(results).startswith("no verdict: ")
+    assert markdown.render_comment(results).startswith("### 🟡 perfgate: no verdict:")
+
+
+def test_compare_takes_the_inconclusive_flag_and_refuses_a_bad_value(tmp_path: Path, capsys):
+    path = tmp_path / "results.json"
+    results = noisy(runs=15)  # judged again at one look of 15 runs: compare's last look
+    dataclasses.replace(results, settings={**results.settings, "max_runs": 15}).write(path)
+    assert cli.main(["compare", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("🟡 perfgate: no verdict: ")
+    out = tmp_path / "fail.json"
+    assert cli.main(["compare", str(path), "--inconclusive", "fail", "--json", str(out)]) == 1
+    assert json.loads(out.read_text())["settings"]["inconclusive"] == "fail"
+    assert cli.main(["compare", str(path), "--inconclusive", "maybe"]) == 2
+    assert "inconclusive: 'maybe' is not allowed; expected pass or fail" in capsys.readouterr().err
+
+
+def test_an_import_only_regression_is_named_in_a_passing_headline():
+    results = make_results()
+    imports = ImportComparison(
+        (
+            import_change("tomli", 0.014, 0.0203, "regression"),
+            import_change("json", 0.002, 0.002, "unchanged"),
+        ),
+        0.05,
+    )
+    results = with_breakdown(results, Breakdown(imports=imports))
+    text = markdown.render_comment(results)
+    first = text.splitlines()[0]
+    # 20.3 ms / 14 ms - 1 = 45.0%, worked out by hand
+    assert first == (
+        "### ✅ perfgate: pass: no metric moved beyond its threshold; "
+        "not gated: 🔴 import `tomli` +45.0%"
+    )
+    assert "| 🔴 `tomli` |" in text
+    assert_every_red_is_in_the_headline(text)
+    sections_in_order(text, "| metric |", "**Import time**", "<summary>Details</summary>")
+    assert console.render_gate(results).splitlines()[0].endswith("🔴 import tomli +45.0%")
+
+
+def test_a_suite_of_thousands_of_slower_tests_fits_and_is_counted_in_the_headline():
+    results = make_results(slowdown=1.3, runs=30)
+    slower = tuple(slower_test(f"tests/test_{i:04}.py::test_case[{'x' * 80}]") for i in range(3000))
+    results = with_breakdown(results, Breakdown(tests=suite_comparison(slower)))
+    text = markdown.render_comment(results, marker="perfgate")
+    assert len(text.encode()) <= GITHUB_LIMIT_BYTES
+    body = text.split("\n", 1)[1]
+    assert body.splitlines()[0].endswith("; also 🔴 3000 slower tests")
+    assert_every_red_is_in_the_headline(body)
+    sections_in_order(body, "| metric |", "🔴 **Slower tests**", "<summary>Details</summary>")
