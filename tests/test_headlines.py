@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import statistics
 from pathlib import Path
 
 import pytest
@@ -128,6 +129,11 @@ def test_no_verdict_is_yellow_and_says_how_small_a_change_this_run_could_see():
     assert "✅" not in text.splitlines()[0]
     assert console.render_gate(results).splitlines()[0] == expected
     assert_every_red_is_in_the_headline(text)
+    sections_in_order(
+        text, "| metric |", "**To get a verdict**", "<summary>Details</summary>", "⚠️ noise:"
+    )
+    terminal = console.render_gate(results)
+    sections_in_order(terminal, "metric ", "to get a verdict:", "warning: ", "\nruns: ")
 
 
 @pytest.mark.parametrize(
@@ -189,3 +195,23 @@ def test_a_suite_of_thousands_of_slower_tests_fits_and_is_counted_in_the_headlin
     assert body.splitlines()[0].endswith("; also 🔴 3000 slower tests")
     assert_every_red_is_in_the_headline(body)
     sections_in_order(body, "| metric |", "🔴 **Slower tests**", "<summary>Details</summary>")
+
+
+def test_a_slowdown_the_named_tests_do_not_add_up_to_is_said_unexplained():
+    results = make_results(slowdown=1.3)
+    tiny = slower_test("tests/test_a.py::test_x", base_s=0.010, head_s=0.016)  # +6 ms
+    results = with_breakdown(results, Breakdown(tests=suite_comparison((tiny,))))
+    walls = {
+        name: statistics.median(s.wall_s for s in side.samples)
+        for name, side in results.sides.items()
+    }
+    change_ms = 1000 * (walls["head"] - walls["base"])
+    assert change_ms > 100  # 30% of 400 ms
+    text = markdown.render_comment(results)
+    expected = (
+        f"- wall time +{change_ms:.3g} ms: the tests and imports named account for +6 ms; "
+        f"+{change_ms - 6:.3g} ms of time is not attributed to any test or import"
+    )
+    assert expected in text
+    sections_in_order(text, "🔴 **Slower tests**", "**Not explained**", "<summary>Details")
+    assert f"not explained: {expected[2:]}" in console.render_gate(results)

@@ -835,9 +835,8 @@ def noise_warnings(side: Side, name: str = "") -> list[str]:
         summary = summarize(walls)
         if summary.cv > NOISY_CV:
             warnings.append(
-                f"{label}: wall time varies a lot between runs (CV {summary.cv:.0%}); "
-                "add runs, gate on CPU time, or use a quieter runner"
-            )
+                f"{label}: wall time varies a lot between runs (CV {summary.cv:.0%})"
+            )  # what to do about it is the report's advice, said once
         flagged = outliers(walls)
         if flagged:
             warnings.append(f"{label}: {len(flagged)} outlier run(s) in wall time")

@@ -7,8 +7,16 @@ from collections.abc import Sequence
 from .. import stats
 from ..breakdown import culprit_lines
 from ..results import Results, Side
-from .format import delta, interval, label, one_line, percent, quantity, share
-from .markdown import comparison_notes, headline, sensitivity_line
+from .format import interval, label, one_line, quantity, share
+from .markdown import (
+    advice_lines,
+    change_words,
+    comparison_notes,
+    could_see_cell,
+    headline,
+    noise_lines,
+    unexplained_lines,
+)
 
 #: (row title, metric the unit follows, how to read one sample's value)
 RUN_ROWS = (
@@ -92,51 +100,40 @@ def _headline(results: Results, color: bool) -> str:
     return text
 
 
-def change_cell(c) -> str:  # noqa: ANN001 - a Comparison
-    """The change; a metric too short to compare as a ratio shows its difference instead."""
-    if c.verdict == "too short":
-        return delta(c.metric, c.base_median, c.head_median)
-    return percent(c.change)
-
-
 def _gate_rows(results: Results) -> list[list[str]]:
-    rows = [["metric", "base", "head", "change", "95% interval", "verdict"]]
+    rows = [["metric", "base", "head", "change", "95% interval", "could see", "verdict"]]
     for c in results.comparisons:
         rows.append(
             [
                 label(c.metric),
                 quantity(c.metric, c.base_median),
                 quantity(c.metric, c.head_median),
-                change_cell(c),
+                change_words(c),
                 "—" if c.verdict == "too short" else interval(c.ci),
+                could_see_cell(c),
                 c.verdict,
             ]
         )
     return rows
 
 
-def _gate_notes(results: Results) -> list[str]:
-    notes = [f"note: {note}" for note in comparison_notes(results)]
-    for c in results.comparisons:
-        line = sensitivity_line(results, c)
-        if line and line[1]:  # the console speaks only of what needs attention
-            notes.append(f"note: {line[0]}")
-    for name, side in results.sides.items():
-        notes += [f"warning: {w}" for w in stats.noise_warnings(side, name)]
-    return notes
-
-
 def render_gate(results: Results, *, color: bool = False) -> str:
-    """A terminal version of the comment: verdict, one row per metric, notes, runs and seed."""
+    """A terminal version of the comment, in its order: headline, one row per metric, the
+    culprits and what they leave unexplained, how to get a verdict, then noise, runs, seed."""
     lines = [_headline(results, color)]
     if results.comparisons:
-        lines += ["", *table(_gate_rows(results), [False, True, True, True, True, False])]
-    notes = _gate_notes(results)
-    if notes:
-        lines += ["", *notes]
+        lines += ["", *table(_gate_rows(results), [False, True, True, True, True, True, False])]
     culprits = culprit_lines(results.breakdown) if results.breakdown else []
+    culprits += [f"not explained: {line}" for line in unexplained_lines(results)]
     if culprits:
         lines += ["", "culprits:", *(f"  {line}" for line in culprits)]
+    advice = advice_lines(results)
+    if advice:
+        lines += ["", "to get a verdict:", *(f"  {line}" for line in advice)]
+    notes = [f"note: {note}" for note in comparison_notes(results)]
+    notes += [f"warning: {w}" for w in noise_lines(results)]
+    if notes:
+        lines += ["", *notes]
     runs = ", ".join(f"{name} {len(side.samples)}" for name, side in results.sides.items())
     if runs:
         seed = f"; seed {results.seed}" if results.seed is not None else ""

@@ -212,21 +212,32 @@ def _interval_cell(c: Comparison) -> str:
 
 
 def metric_table(results: Results) -> str:
-    """One row per metric: base, head, change, its 95% interval, the verdict."""
+    """One row per metric: base, head, change, its 95% interval, the smallest change this
+    run could see (what a "no verdict" may hide), the verdict."""
     if not results.comparisons:
         return run_table(results)
     rows = [
-        "| metric | base median | head median | change | 95% interval | verdict |",
-        "|---|---:|---:|---:|---:|---|",
+        "| metric | base median | head median | change | 95% interval | could see | verdict |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for c in results.comparisons:
         rows.append(
             f"| {_label(c.metric, cell=True)} | {quantity(c.metric, c.base_median)} | "
             f"{quantity(c.metric, c.head_median)} | {change_words(c)} | {_interval_cell(c)} | "
+            f"{could_see_cell(c)} | "
             f"{VERDICT_ICONS.get(c.verdict, '')} {known(c.verdict, VERDICTS, cell=True)} |"
         )
     notes = [f"- ⚠️ {note}" for note in comparison_notes(results)]
     return "\n".join(rows) + ("\n\n" + "\n".join(notes) if notes else "")
+
+
+def could_see_cell(c: Comparison) -> str:
+    """The regression this run would find four times in five (stats.POWER), as a share;
+    "—" where a regression was found (its finding is the figure that counts) or unknown."""
+    seen = c.detectable_change
+    if c.verdict in ("regression", "too short") or seen is None or not math.isfinite(seen):
+        return "—"
+    return share(seen, 0) if seen >= 0.095 else share(seen)
 
 
 def run_table(results: Results) -> str:
@@ -265,17 +276,10 @@ def error_section(results: Results, budget: int = ERROR_TAIL_CHARS + 100) -> str
 # --- Optional sections, most important first ---------------------------------------------
 
 
-#: Advice about noise is given when a regression half again the threshold's size
-#: would still be missed more than one time in five.
-ADVISE_FACTOR = 1.5
-#: What finds a change more cheaply than more runs, per metric.
-CHEAPER_ROUTES = {
-    "wall_time": "gate on CPU time, count instructions (`instructions: true`, a count that "
-    "barely varies), or use a quieter runner",
-    "cpu_time": "count instructions (`instructions: true`, a count that barely varies), "
-    "or use a quieter runner",
-    "instructions": "make the benchmark's work repeatable (fixed seeds, no clocks)",
-}
+#: What finds a time change more cheaply than more runs: a count that barely varies.
+INSTRUCTIONS_ROUTE = "count instructions (`instructions: true`), a figure that barely varies"
+#: CPU time is advised instead of wall time only when it could see changes this much smaller.
+CPU_ADVICE_FACTOR = 0.6
 
 
 def _suggested_runs(results: Results, c: Comparison) -> int | None:
@@ -290,7 +294,7 @@ def _suggested_runs(results: Results, c: Comparison) -> int | None:
     runs = min(counts)
     if runs == 0:
         return None
-    return math.ceil(runs * (c.detectable_change / c.threshold) ** 2)
+    return math.ceil(runs * max(1.0, c.detectable_change / c.threshold) ** 2)
 
 
 def _seconds_per_pair(results: Results) -> float | None:
@@ -303,44 +307,51 @@ def _seconds_per_pair(results: Results) -> float | None:
     return sum(medians) if len(medians) == 2 else None
 
 
-def sensitivity_advice(results: Results, c: Comparison) -> str:
-    """What seeing a change of the threshold's size would cost in runs and minutes, and
-    what would cost less: nobody adds 400 runs, many can count instructions."""
-    runs = _suggested_runs(results, c)
+def _cheaper_routes(results: Results, c: Comparison) -> list[str]:
+    """What would decide sooner than more runs, only where it would: CPU time when it was
+    clearly quieter than wall time, instructions when they were not counted already."""
+    routes = []
+    cpu = results.comparison("cpu_time")
+    if (
+        c.metric == "wall_time"
+        and cpu is not None
+        and cpu.detectable_change is not None
+        and c.detectable_change is not None
+        and cpu.detectable_change < CPU_ADVICE_FACTOR * c.detectable_change
+    ):
+        routes.append(f"gate on CPU time (it could see {share(cpu.detectable_change, 0)})")
+    if c.metric in ("wall_time", "cpu_time") and results.comparison("instructions") is None:
+        routes.append(INSTRUCTIONS_ROUTE)
+    return routes
+
+
+def advice_lines(results: Results) -> list[str]:
+    """How to get a verdict, said once, for the metrics without one: the minutes more runs
+    would take at this run's pace (nobody adds 400 runs; many can wait 3 minutes), then
+    what would be cheaper, where it would."""
+    undecided = [c for c in results.comparisons if c.verdict == "inconclusive"]
     per_pair = _seconds_per_pair(results)
     have = min((len(side.samples) for side in results.sides.values()), default=0)
-    cost = "more runs"
-    if runs and per_pair is not None and runs > have:
-        minutes = format_seconds((runs - have) * per_pair)
-        cost = f"about {runs} runs per side ({minutes} more of runs)"
-    route = CHEAPER_ROUTES.get(c.metric)
-    text = f"seeing a {share(c.threshold, 0)} change would take {cost}"
-    return f"{text}; cheaper: {route}" if route else text
+    lines = []
+    for c in undecided:
+        runs = _suggested_runs(results, c)
+        if runs and per_pair is not None and runs > have:
+            lines.append(
+                f"{_label(c.metric)}: about {format_seconds((runs - have) * per_pair)} more "
+                f"of runs (`max-runs: {runs}`)"
+            )
+    routes = dict.fromkeys(route for c in undecided for route in _cheaper_routes(results, c))
+    if routes:
+        lines.append("cheaper: " + "; or ".join(routes))
+    return lines
 
 
-def sensitivity_line(results: Results, c: Comparison) -> tuple[str, bool] | None:
-    """One metric's sensitivity in words, and whether it needs the reader's attention.
-
-    The figure is the regression this run would find four times in five (see
-    stats.POWER), given the threshold; a run that found a regression says nothing
-    here: its finding is the figure that counts.
-    """
-    detectable = c.detectable_change
-    if detectable is None or not math.isfinite(detectable) or c.verdict == "regression":
-        return None
-    found = f"a regression of {share(detectable)} would be found 4 times in 5"
-    threshold = f"(threshold {share(c.threshold, 0)})"
-    if detectable <= ADVISE_FACTOR * c.threshold:
-        return f"{_label(c.metric)}: {found} {threshold}", False
-    advice = sensitivity_advice(results, c)
-    return f"{_label(c.metric)}: only {found} at this noise {threshold}: {advice}", True
-
-
-def sensitivity_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
-    """What this run could have seen, and what to do when that is not enough."""
-    lines = [line for c in results.comparisons if (line := sensitivity_line(results, c))]
-    text = "\n".join(f"- {words}" for words, _ in lines)
-    return f"**Sensitivity**\n\n{text}" if lines else ""
+def advice_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
+    """Said once, only for the metrics without a verdict: how to get one."""
+    lines = advice_lines(results)
+    if not lines:
+        return ""
+    return "**To get a verdict**\n\n" + "\n".join(f"- {line}" for line in lines)
 
 
 def comparison_notes(results: Results) -> list[str]:
@@ -365,23 +376,94 @@ def comparison_notes(results: Results) -> list[str]:
     return notes
 
 
-def warnings_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
-    """Noise a reader should know about: high variation, outliers, drift over the job."""
-    warnings = [
+def noise_lines(results: Results) -> list[str]:
+    """Noise a reader may want to know about: high variation, outliers, drift over the job."""
+    return [
         w
         for name, side in results.sides.items()
         for w in stats.noise_warnings(side, known(name or side.ref or "runs", SIDES))
     ]
-    return ("**Noise**\n\n" + "\n".join(f"- ⚠️ {w}" for w in warnings)) if warnings else ""
 
 
-def breakdown_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
-    """Per-test and per-import culprits, when the gate collected them (see breakdown.py)."""
-    if not results.breakdown or budget < 200:
+def causes_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
+    """Which test, which import, which leak (see breakdown.py), then what is left that no
+    named culprit accounts for: a reviewer must not take +6 ms of tests for a +0.7 s story."""
+    unexplained = unexplained_lines(results)
+    tail = ("\n\n" + "\n".join(f"- {line}" for line in unexplained)) if unexplained else ""
+    tail = f"\n\n**Not explained**{tail}" if unexplained else ""
+    if not results.breakdown or budget < 200 + len(tail):
         return ""
     from ..breakdown import render_breakdown_markdown
 
-    return render_breakdown_markdown(results.breakdown, max_chars=min(budget, 20_000))
+    room = min(budget - len(tail), 20_000)
+    return render_breakdown_markdown(results.breakdown, max_chars=room) + tail
+
+
+#: Culprits that account for less than this share of a metric's change leave it unexplained.
+EXPLAINED_SHARE = 0.5
+
+
+def unexplained_lines(results: Results) -> list[str]:
+    """A regressed wall time or peak memory whose named culprits do not add up to half of it."""
+    if not results.breakdown:
+        return []
+    from ..breakdown import Breakdown
+
+    breakdown = results.breakdown
+    if not isinstance(breakdown, Breakdown):
+        breakdown = Breakdown.from_json(breakdown)
+    named = {"wall_time": _named_seconds(breakdown), "peak_memory": _named_bytes(breakdown)}
+    lines = []
+    for c in results.regressions:
+        if c.metric not in named:
+            continue
+        change = c.head_median - c.base_median
+        found = named[c.metric]
+        if change <= 0 or found >= EXPLAINED_SHARE * change:
+            continue
+        what = "time" if c.metric == "wall_time" else "memory"
+        shown = (
+            f"the tests and imports named account for {delta(c.metric, 0, found)}"
+            if found > 0
+            else "no test or import is named"
+        )
+        lines.append(
+            f"{_label(c.metric)} {delta(c.metric, c.base_median, c.head_median)}: {shown}; "
+            f"{delta(c.metric, found, change)} of {what} is not attributed to any test or import"
+        )
+    return lines
+
+
+def _named_seconds(breakdown) -> float:  # noqa: ANN001 - a Breakdown
+    seconds = 0.0
+    if breakdown.imports:
+        seconds += sum(
+            max(0.0, m.added_seconds)
+            for m in breakdown.imports.modules
+            if m.verdict == "regression"
+        )
+    tests = breakdown.tests
+    if tests is not None:
+        seconds += sum(c.difference for c in tests.time_regressions)
+        seconds += sum(g.change.difference for g in tests.group_regressions)
+        if tests.collection is not None and tests.collection.verdict == "regression":
+            seconds += tests.collection.difference
+    return seconds
+
+
+def _named_bytes(breakdown) -> float:  # noqa: ANN001 - a Breakdown
+    total = 0.0
+    if breakdown.imports:
+        total += sum(
+            max(0.0, m.added_bytes or 0.0)
+            for m in breakdown.imports.modules
+            if m.verdict == "regression"
+        )
+    tests = breakdown.tests
+    if tests is not None:
+        total += sum(c.difference for c in tests.memory_regressions)
+        total += sum(leak.growth_bytes for leak in tests.leaks)
+    return total
 
 
 def _side_line(name: str, side: Side) -> str:
@@ -443,6 +525,7 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
     look = look_phrase(results)
     if look:
         lines.append(f"- {look}")
+    lines += [f"- ⚠️ noise: {warning}" for warning in noise_lines(results)]
     cores = env.cores if isinstance(env.cores, int) else untrusted(env.cores or "?")
     lines.append(
         f"- machine: {_shown(env.cpu_model, 'unknown CPU')}, {cores} cores, "
@@ -537,9 +620,8 @@ class Section:
 #: importance: when the comment would be too long, the last ones shrink or go
 #: first.  A new section (per-test evidence, say) is one more entry here.
 OPTIONAL_SECTIONS: tuple[Section, ...] = (
-    Section("sensitivity", sensitivity_section),
-    Section("noise warnings", warnings_section),
-    Section("per-test breakdown", breakdown_section),
+    Section("causes", causes_section),
+    Section("advice", advice_section),
     Section("details", details_section),
     Section("charts", charts_section),
     Section("raw runs", raw_runs_section),
