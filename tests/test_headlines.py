@@ -15,6 +15,7 @@ import statistics
 from pathlib import Path
 
 import pytest
+from markdown_check import outside_markup
 from report_helpers import make_results
 
 from perfgate import breakdown as bd
@@ -215,3 +216,24 @@ def test_a_slowdown_the_named_tests_do_not_add_up_to_is_said_unexplained():
     assert expected in text
     sections_in_order(text, "🔴 **Slower tests**", "**Not explained**", "<summary>Details")
     assert f"not explained: {expected[2:]}" in console.render_gate(results)
+
+
+def test_a_multi_line_command_is_shown_as_it_was_given_in_a_code_block():
+    script = "python -c '\nimport time\nfor _ in range(3):\n    time.sleep(0.1)\n'"
+    results = dataclasses.replace(make_results(), command=script)
+    text = markdown.render_comment(results)
+    details = text[text.index("<summary>Details</summary>") :]
+    block = "- command: \n\n  ```sh\n  python -c '\n  import time\n  for _ in range(3):\n"
+    assert block + "      time.sleep(0.1)\n  '\n  ```\n" in details
+    hostile = "x\n````\n</details>\n@octocat <img src=x> #12\n```\n# heading\n"
+    forged = markdown.render_comment(dataclasses.replace(results, command=hostile))
+    assert outside_markup(forged) == [] and forged.count("<summary>Details") == 1
+    one_line = dataclasses.replace(results, command="pytest -q")
+    assert "- command: `pytest -q`\n" in markdown.render_comment(one_line)
+
+
+def test_metrics_that_need_the_same_runs_share_one_line_of_advice():
+    text = markdown.render_comment(noisy())
+    advice = text[text.index("**To get a verdict**") : text.index("<details>")]
+    # make_results' CPU time is wall time * 0.95: the same noise, the same runs needed
+    assert advice.count("more of runs") == 1 and "- wall time, CPU time: about " in advice

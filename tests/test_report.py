@@ -74,7 +74,7 @@ def _advice_by_hand(results, wall) -> str:
         for name in ("base", "head")
     )
     minutes = format_seconds((runs - 6) * per_pair)
-    return f"wall time: about {minutes} more of runs (`max-runs: {runs}`)"
+    return f"wall time, CPU time: about {minutes} more of runs (`max-runs: {runs}`)"
 
 
 def test_inconclusive_says_so_and_advises_what_it_costs_and_what_is_cheaper() -> None:
@@ -419,7 +419,7 @@ def test_an_instructions_regression_has_its_row_its_noise_and_its_status() -> No
     assert re.search(base_line, details)
     assert "instructions 1%" in details  # its threshold
     assert "counted in runs of their own with `valgrind --tool=callgrind`" in details
-    assert "| tree peak MB | instructions | exit |" in text
+    assert "| tree peak MB (gated) | instructions | exit |" in text
     assert "| 1230000000 | 0 |" in text  # the raw count, exact
     assert 'title "instructions per run: base blue, head orange"' in text
     assert status_description(results).startswith("instructions +20.0% (regression); wall time")

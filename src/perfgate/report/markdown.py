@@ -332,14 +332,15 @@ def advice_lines(results: Results) -> list[str]:
     undecided = [c for c in results.comparisons if c.verdict == "inconclusive"]
     per_pair = _seconds_per_pair(results)
     have = min((len(side.samples) for side in results.sides.values()), default=0)
-    lines = []
+    # Metrics that would need the same runs share one line: advice is said once.
+    by_cost: dict[str, list[str]] = {}
     for c in undecided:
         runs = _suggested_runs(results, c)
         if runs and per_pair is not None and runs > have:
-            lines.append(
-                f"{_label(c.metric)}: about {format_seconds((runs - have) * per_pair)} more "
-                f"of runs (`max-runs: {runs}`)"
-            )
+            minutes = format_seconds((runs - have) * per_pair)
+            cost = f"about {minutes} more of runs (`max-runs: {runs}`)"
+            by_cost.setdefault(cost, []).append(_label(c.metric))
+    lines = [f"{', '.join(names)}: {cost}" for cost, names in by_cost.items()]
     routes = dict.fromkeys(route for c in undecided for route in _cheaper_routes(results, c))
     if routes:
         lines.append("cheaper: " + "; or ".join(routes))
@@ -505,7 +506,7 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
     env = results.environment
     lines = [_side_line(name, side) for name, side in results.sides.items()]
     if results.command:
-        lines.append(f"- command: {untrusted(results.command, limit=COMMAND_CHARS)}")
+        lines.append(f"- command: {command_text(results.command)}")
     if results.seed is not None:
         lines.append(
             f"- run order seed: {results.seed} (base and head interleaved in shuffled pairs)"
@@ -532,6 +533,24 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
         f"Python {_shown(env.python)}, {_shown(env.os)}, perfgate {_shown(env.perfgate)}"
     )
     return "<details><summary>Details</summary>\n\n" + "\n".join(lines) + "\n\n</details>"
+
+
+def command_text(command: str) -> str:
+    """The command as it was given: one line as inline code, several as a code block under
+    the list item (a `-c` script joined into one line would read as invalid Python)."""
+    if "\n" not in command.strip():
+        return untrusted(command, limit=COMMAND_CHARS)
+    text = command.strip()
+    if len(text) > COMMAND_CHARS:
+        text = text[: COMMAND_CHARS - 1] + "…"
+    text = _HIDDEN_IN_BLOCK.sub("\ufffd", text)
+    return "\n\n" + "\n".join(f"  {line}" for line in code_block(text, "sh").splitlines())
+
+
+#: Control characters a code block must not carry (newlines and tabs are the command's own).
+_HIDDEN_IN_BLOCK = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
 
 
 def _shown(text: object, missing: str = "?") -> str:
@@ -587,7 +606,7 @@ def raw_runs_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> st
     count_head, count_align = (" instructions |", "---:|") if counted else ("", "")
     top = (
         "<details><summary>Raw runs</summary>\n\n"
-        "| order | side | wall s | CPU s | largest process MB | tree peak MB |"
+        "| order | side | wall s | CPU s | largest process MB | tree peak MB (gated) |"
         f"{count_head} exit |\n"
         f"|---:|---|---:|---:|---:|---:|{count_align}---:|"
     )
