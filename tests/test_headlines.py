@@ -237,3 +237,24 @@ def test_metrics_that_need_the_same_runs_share_one_line_of_advice():
     advice = text[text.index("**To get a verdict**") : text.index("<details>")]
     # make_results' CPU time is wall time * 0.95: the same noise, the same runs needed
     assert advice.count("more of runs") == 1 and "- wall time, CPU time: about " in advice
+
+
+def _titles(text: str) -> list[str]:
+    return re.findall(r'^    title "([^"]*) per run: ', text, re.MULTILINE)
+
+
+def test_charts_show_the_metric_that_decided_and_a_two_level_memory_not_a_repeat():
+    results = make_results(slowdown=1.3)
+    head = results.sides["head"]
+    # head's memory alternates between two levels, 50 MB and 80 MB: a chart tells that
+    split = tuple(
+        dataclasses.replace(s, tree_peak_rss_bytes=int((50e6, 80e6)[k % 2]))
+        for k, s in enumerate(head.samples)
+    )
+    bimodal = dataclasses.replace(
+        results, sides={**results.sides, "head": dataclasses.replace(head, samples=split)}
+    )
+    text = markdown.render_comment(bimodal)
+    assert _titles(text) == ["wall time", "peak memory"]  # never CPU time, a repeat here
+    assert "Base in blue, head in orange; the x axis is the run's order number" in text
+    assert _titles(markdown.render_comment(results)) == ["wall time"]

@@ -152,7 +152,10 @@ def test_a_results_file_from_elsewhere_cannot_inject_markdown() -> None:
     text = markdown.render_comment(results)
     assert outside_markup(text) == []
     assert "| `x<script>\\|y` |" in text
-    assert text.count("```mermaid") == 3
+    titles = re.findall(r'^    title "([^"]*) per run: ', text, re.MULTILINE)
+    assert text.count("```mermaid") == len(titles) and set(titles) <= set(
+        format.METRIC_LABELS.values()
+    )
 
 
 # --- Single runs and `perfgate run` ----------------------------------------------------------
@@ -246,7 +249,9 @@ def test_size_limit_holds_with_5000_runs_per_side(huge: Results) -> None:
         re.search(r"… ([\d,]+) runs not shown; see the results JSON", text)[1].replace(",", "")
     )
     assert shown > 100 and shown + cut == 10_000
-    assert text.count("```mermaid") == 3 and "<summary>Details</summary>" in text
+    # One chart, for the metric that decided: CPU time would repeat wall time.
+    assert text.count("```mermaid") == 1 and 'title "wall time per run: base blue' in text
+    assert "<summary>Details</summary>" in text
 
 
 @pytest.mark.parametrize("limit", [200, 600, 1500, 4000, 9000])
@@ -295,9 +300,11 @@ def test_mermaid_chart_is_what_github_renders() -> None:
     lines, series = _mermaid(chart.mermaid_runs(results, "peak_memory"))
     assert lines[0] == "```mermaid" and lines[-1] == "```"
     assert lines[1] == "---" and lines.index("xychart-beta") > lines.index("---", 2)
-    assert re.fullmatch(r'    title "peak memory per run: base blue, head orange"', lines[8])
-    assert re.fullmatch(r'    x-axis "[^"]+" 1 --> 12', lines[9])
-    y = re.fullmatch(r'    y-axis "peak memory \(MB\)" ([\d.]+) --> ([\d.]+)', lines[10])
+    assert lines[3:5] == ["  xyChart:", "    height: 260"]
+    assert re.fullmatch(r'    title "peak memory per run: base blue, head orange"', lines[10])
+    # 12 runs a side in pairs: orders 0 to 23, the numbers of the raw-runs table
+    assert lines[11] == '    x-axis "run order" 0 --> 23'
+    y = re.fullmatch(r'    y-axis "peak memory \(MB\)" ([\d.]+) --> ([\d.]+)', lines[12])
     assert y
     assert len(series) == 2 and len(series[0]) == len(series[1]) == 12
     low, high = float(y[1]), float(y[2])

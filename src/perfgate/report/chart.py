@@ -65,6 +65,16 @@ def chart_sides(results: Results) -> list[str]:
     return both if len(both) == 2 else list(results.sides)[:1]
 
 
+#: Pixels: one compact chart, not 550 px of lines a table already told.
+CHART_HEIGHT = 260
+
+
+def _order_range(results: Results, names: list[str]) -> tuple[int, int]:
+    """The first and last run order number drawn: the numbers of the raw-runs table."""
+    orders = [s.order for name in names for s in results.sides[name].samples if s.ok]
+    return min(orders), max(orders)
+
+
 def mermaid_runs(results: Results, metric: str) -> str:
     """A fenced ```mermaid xychart-beta block, one line per side in run order ("" if no runs).
 
@@ -90,19 +100,22 @@ def mermaid_runs(results: Results, metric: str) -> str:
     )
     longest = max(len(line) for line in raw)
     per_point = "" if points == longest else f", {longest / points:.3g} runs per point"
+    first, last = _order_range(results, names)
     axis = f"{label(metric)} ({unit})" if unit else label(metric)
     palette = ", ".join(code for _, code in SERIES_COLOURS[: len(lines)])
     body = [
         "```mermaid",
         "---",
         "config:",
+        "  xyChart:",
+        f"    height: {CHART_HEIGHT}",
         "  themeVariables:",
         "    xyChart:",
         f'      plotColorPalette: "{palette}"',
         "---",
         "xychart-beta",
         f'    title "{label(metric)} per run: {keys}"',
-        f'    x-axis "run, in the order they ran{per_point}" 1 --> {points}',
+        f'    x-axis "run order{per_point}" {first} --> {last}',
         f'    y-axis "{axis}" {plain_number(bottom)} --> {plain_number(high + pad)}',
     ]
     body += [f"    line [{', '.join(plain_number(v) for v in line)}]" for line in lines]
