@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import statistics
 from pathlib import Path
@@ -211,7 +212,7 @@ def test_a_slowdown_the_named_tests_do_not_add_up_to_is_said_unexplained():
     text = markdown.render_comment(results)
     expected = (
         f"- wall time +{change_ms:.3g} ms: the tests and imports named account for +6 ms; "
-        f"+{change_ms - 6:.3g} ms of time is not attributed to any test or import"
+        f"+{change_ms - 6:.3g} ms is not attributed to any of them"
     )
     assert expected in text
     sections_in_order(text, "🔴 **Slower tests**", "**Not explained**", "<summary>Details")
@@ -258,3 +259,22 @@ def test_charts_show_the_metric_that_decided_and_a_two_level_memory_not_a_repeat
     assert _titles(text) == ["wall time", "peak memory"]  # never CPU time, a repeat here
     assert "Base in blue, head in orange; the x axis is the run's order number" in text
     assert _titles(markdown.render_comment(results)) == ["wall time"]
+
+
+def test_a_memory_growth_no_culprit_accounts_for_is_said_unexplained():
+    results = make_results(extra_mb=40)  # 50 MB on base, 90 MB on head
+    results = with_breakdown(results, Breakdown(tests=suite_comparison(())))
+    text = markdown.render_comment(results)
+    assert "- peak memory +40.0 MB: not attributed to any test or import" in text
+
+
+def test_more_runs_than_worth_waiting_for_are_not_offered_as_a_setting():
+    results = make_results(runs=6, slowdown=1.04, cv=0.6)
+    wall = results.comparison("wall_time")
+    assert wall.verdict == "inconclusive"
+    text = markdown.render_comment(results)
+    advice = text[text.index("**To get a verdict**") : text.index("<details>")]
+    # 6 runs a side of ~0.4 s: runs needed grow with (detectable / 5%) squared
+    runs = math.ceil(6 * (wall.detectable_change / 0.05) ** 2)
+    assert runs * 0.8 > 30 * 60
+    assert "longer than worth waiting" in advice and "max-runs" not in advice

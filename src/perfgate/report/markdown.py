@@ -278,6 +278,8 @@ def error_section(results: Results, budget: int = ERROR_TAIL_CHARS + 100) -> str
 
 #: What finds a time change more cheaply than more runs: a count that barely varies.
 INSTRUCTIONS_ROUTE = "count instructions (`instructions: true`), a figure that barely varies"
+#: More runs than this many seconds' worth are not offered as a setting to copy.
+WORTH_WAITING_S = 30 * 60
 #: CPU time is advised instead of wall time only when it could see changes this much smaller.
 CPU_ADVICE_FACTOR = 0.6
 
@@ -337,8 +339,12 @@ def advice_lines(results: Results) -> list[str]:
     for c in undecided:
         runs = _suggested_runs(results, c)
         if runs and per_pair is not None and runs > have:
-            minutes = format_seconds((runs - have) * per_pair)
-            cost = f"about {minutes} more of runs (`max-runs: {runs}`)"
+            seconds = (runs - have) * per_pair
+            cost = f"about {format_seconds(seconds)} more of runs"
+            if seconds > WORTH_WAITING_S:
+                cost += ", longer than worth waiting"
+            else:
+                cost += f" (`max-runs: {runs}`)"
             by_cost.setdefault(cost, []).append(_label(c.metric))
     lines = [f"{', '.join(names)}: {cost}" for cost, names in by_cost.items()]
     routes = dict.fromkeys(route for c in undecided for route in _cheaper_routes(results, c))
@@ -422,15 +428,13 @@ def unexplained_lines(results: Results) -> list[str]:
         found = named[c.metric]
         if change <= 0 or found >= EXPLAINED_SHARE * change:
             continue
-        what = "time" if c.metric == "wall_time" else "memory"
-        shown = (
-            f"the tests and imports named account for {delta(c.metric, 0, found)}"
-            if found > 0
-            else "no test or import is named"
-        )
+        moved = f"{_label(c.metric)} {delta(c.metric, c.base_median, c.head_median)}"
+        if found <= 0:
+            lines.append(f"{moved}: not attributed to any test or import")
+            continue
         lines.append(
-            f"{_label(c.metric)} {delta(c.metric, c.base_median, c.head_median)}: {shown}; "
-            f"{delta(c.metric, found, change)} of {what} is not attributed to any test or import"
+            f"{moved}: the tests and imports named account for {delta(c.metric, 0, found)}; "
+            f"{delta(c.metric, found, change)} is not attributed to any of them"
         )
     return lines
 
