@@ -21,6 +21,15 @@ RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir /src \
     && rm -rf /src
 
+# The pull request's code (setup, benchmark) runs as one of these unprivileged users, one
+# per side, never as root: perfgate switches to them (see src/perfgate/contain.py).  Their
+# homes hold each side's caches apart.  No set-user-ID program is left that could make a
+# run root again.
+RUN useradd --system --create-home --home-dir /home/perfgate-base --shell /bin/sh perfgate-base \
+    && useradd --system --create-home --home-dir /home/perfgate-head --shell /bin/sh perfgate-head \
+    && chmod 0700 /home/perfgate-base /home/perfgate-head \
+    && find / -xdev -type f -perm /6000 -exec chmod a-s {} +
+
 # `pip` and `python` in setup commands are the venv's (Debian's own Python refuses pip installs).
 # PERFGATE_IMAGE names the one Python here: a project whose requires-python excludes it is
 # stopped before anything runs (exit 2), pointed at the on-runner action.

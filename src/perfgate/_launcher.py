@@ -1,6 +1,7 @@
 """Start one benchmark run from a small process and report what it cost.
 
-Run as a script (`python -S -I _launcher.py FD ARGV...`), never imported.  Why a
+Run as `python -S -I -c <this file's text> FD ARGV...` (so that a bench user need
+not reach perfgate's files), never imported.  Why a
 launcher at all: Linux keeps, in `ru_maxrss`, the memory high-water mark of
 the process that forked the command (its address space is the command's
 until exec).  Forked straight from perfgate (30 MB; 120 MB under a test
@@ -16,8 +17,33 @@ import os
 import sys
 import time
 
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def keep_private() -> None:
+    """Keep the report pipe the launcher's alone, and the run from gaining privileges.
+
+    The command runs as the same user as this launcher: without this, it could open
+    /proc/<launcher>/fd/FD and write a forged `done` line (a run of 1 ms).  A process
+    that is not dumpable has its /proc entries owned by root.  The command's own
+    processes are dumpable again (exec resets it) so debuggers and profilers work.
+    No new privileges: a set-user-ID program cannot make the run root again.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    except (ImportError, OSError, AttributeError):  # pragma: no cover - a Python without ctypes
+        pass
+
 
 def main() -> None:
+    keep_private()
     fd = int(sys.argv[1])
     os.set_inheritable(fd, False)
     report = os.fdopen(fd, "w")

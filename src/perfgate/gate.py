@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import breakdown, runner, sources, stats, workspace
+from . import breakdown, contain, runner, sources, stats, workspace
 from . import imports as imports_module
 from . import instructions as instructions_module
 from .config import Config
@@ -216,12 +216,13 @@ def _measure(
         workspace.checkouts(repo, shas) as trees,
     ):
         log_dir = Path(logs)
-        clean_env = workspace.benchmark_env(os.environ)
-        envs = {side: _prepare(config, side, trees[side], shas[side], clean_env, log_dir, progress)
+        accounts = {side: contain.account_for(side) for side in SIDES}  # in the image
+        envs = {side: _prepare(config, side, trees[side], shas[side], accounts[side], log_dir,
+                               progress)
                 for side in SIDES}  # fmt: skip
-        check_own_code(config, trees, envs, progress)
+        check_own_code(config, trees, envs, progress, accounts)
         per_test = wants_pytest_breakdown(config)
-        targets = _targets(config, trees, envs, log_dir, per_test=per_test)
+        targets = _targets(config, trees, envs, log_dir, accounts, per_test=per_test)
         look_points = set(stats.looks(config.runs, config.max_runs))
         for side in SIDES:
             env = envs[side]
@@ -273,7 +274,7 @@ def _measure(
                 "note: pytest could not import perfgate's plugin (does the command set "
                 "PYTHONPATH?); measuring again without loading it"
             )
-            targets = _targets(config, trees, envs, log_dir, per_test=True, loader=False)
+            targets = _targets(config, trees, envs, log_dir, accounts, per_test=True, loader=False)
             base_samples, head_samples = measure_pairs()
             notes.append(PLUGIN_NOT_LOADED)
         progress.done()
@@ -295,6 +296,7 @@ def _targets(
     trees: Mapping[str, Path],
     envs: Mapping[str, Mapping[str, str]],
     log_dir: Path,
+    accounts: Mapping[str, contain.Account | None],
     *,
     per_test: bool,
     loader: bool = True,
@@ -314,6 +316,7 @@ def _targets(
             timeout_s=config.timeout_s,
             log_dir=log_dir,
             run_file_env=breakdown.ENV_VAR if per_test else None,
+            account=accounts[side],
         )
     return targets
 
@@ -323,20 +326,26 @@ def _prepare(
     side: str,
     tree: Path,
     sha: str,
-    clean_env: Mapping[str, str],
+    account: contain.Account | None,
     log_dir: Path,
     progress: Progress,
 ) -> dict[str, str]:
-    """One side's environment: its venv and setup, or its own code first on PYTHONPATH."""
+    """One side's environment: its venv and setup, or its own code first on PYTHONPATH.
+
+    With an `account` (the image's bench user of this side), the worktree becomes
+    that user's and everything of the side's own code runs as that user.
+    """
     progress.step(f"preparing {side} in {tree}")
+    contain.hand_over(tree, account)
     env = workspace.prepare_side(
         side,
         tree,
         setup=config.setup,
         venv=bool(config.venv),
-        env=clean_env,
+        env=workspace.benchmark_env(os.environ, account),
         log_path=log_dir / f"setup-{side}.log",
         timeout_s=config.setup_timeout_s,
+        account=account,
     )
     cwd = tree / config.working_directory
     if not cwd.is_dir():
@@ -355,6 +364,7 @@ def check_own_code(
     trees: Mapping[str, Path],
     envs: Mapping[str, Mapping[str, str]],
     progress: Progress,
+    accounts: Mapping[str, contain.Account | None] | None = None,
 ) -> None:
     """Stop before measuring (exit 2) when a side would import the project from elsewhere."""
     resolutions = {}
@@ -365,7 +375,8 @@ def check_own_code(
         python = sources.benchmark_python(config.command, envs[side])
         if layout is None or python is None:
             return
-        resolutions[side] = sources.resolve(python, layout.packages, cwd, envs[side])
+        account = (accounts or {}).get(side)
+        resolutions[side] = sources.resolve(python, layout.packages, cwd, envs[side], account)
         venv = envs[side].get("VIRTUAL_ENV") if config.venv else None
         own[side] = [trees[side], *([Path(venv)] if venv else [])]
     sources.check_own_code(resolutions, own, setup=config.setup, command=config.command_text)
@@ -393,19 +404,27 @@ def _evidence(
     tests = imports = None
     notes = list(notes)  # PLUGIN_NOT_LOADED: kept only when that left no per-test data
     if targets["base"].run_file_env:
-        documents = {
-            side: breakdown.collect_pytest_breakdown(
-                [targets[side].run_file(str(k)) for k in range(1, len(samples[side]) + 1)]
-            )
-            for side in SIDES
-        }
-        if documents["base"] and documents["head"]:
-            tests = breakdown.compare_breakdowns(
-                documents["base"], documents["head"], config.time_threshold,
-                config.memory_threshold, alpha=alpha,
-            ).tests  # fmt: skip
-            notes = [n for n in notes if n != PLUGIN_NOT_LOADED]
-        elif PLUGIN_NOT_LOADED not in notes:
+        try:
+            documents = {
+                side: breakdown.collect_pytest_breakdown(
+                    targets[side].run_files(len(samples[side]))
+                )
+                for side in SIDES
+            }
+            if documents["base"] and documents["head"]:
+                tests = breakdown.compare_breakdowns(
+                    documents["base"], documents["head"], config.time_threshold,
+                    config.memory_threshold, alpha=alpha,
+                ).tests  # fmt: skip
+                notes = [n for n in notes if n != PLUGIN_NOT_LOADED]
+        except Exception as problem:  # the run wrote these files: hostile input, never a crash
+            documents = {}
+            notes.append(f"per-test data left out: the run's files are unusable ({problem})"[:300])
+        if (
+            documents
+            and not (documents["base"] and documents["head"])
+            and (PLUGIN_NOT_LOADED not in notes)
+        ):
             notes.append(
                 "no per-test data: the pytest plugin did not run (is the benchmark pytest? "
                 "a command that sets PYTEST_PLUGINS or PYTHONPATH, or a Python started with "
@@ -414,20 +433,26 @@ def _evidence(
             )
     if config.imports:
         progress.step(f"measuring the import of {', '.join(config.imports)} on each side")
-        profiles = {
-            side: imports_module.measure_imports(
-                _python_of(targets[side].env),
-                config.imports,
-                targets[side].cwd,
-                targets[side].env,
-                runs=5,
-                timeout_s=config.timeout_s,
-            )  # fmt: skip
-            for side in SIDES
-        }
-        imports = imports_module.compare_imports(
-            profiles["base"], profiles["head"], config.time_threshold
-        )
+        try:
+            profiles = {
+                side: imports_module.measure_imports(
+                    _python_of(targets[side].env),
+                    config.imports,
+                    targets[side].cwd,
+                    targets[side].env,
+                    runs=5,
+                    timeout_s=config.timeout_s,
+                    account=targets[side].account,
+                )  # fmt: skip
+                for side in SIDES
+            }
+            imports = imports_module.compare_imports(
+                profiles["base"], profiles["head"], config.time_threshold
+            )
+        except PerfgateError:
+            raise
+        except Exception as problem:  # what the import printed is hostile input too
+            notes.append(f"import data left out: the probe's output is unusable ({problem})"[:300])
     if tests is None and imports is None and not notes:
         return None
     return breakdown.Breakdown(tests=tests, imports=imports, notes=tuple(notes)).to_json()

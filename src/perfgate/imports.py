@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import stats
+from . import contain, stats
 from .errors import BenchmarkFailed, InfrastructureError
 
 #: A new module counts as heavy when importing it (with everything it pulls
@@ -222,12 +222,22 @@ def parse_importtime(stderr: str) -> tuple[ImportEntry, ...]:
 
 
 def measure_import_once(
-    python: str | Path, module: str, cwd: Path, env: Mapping[str, str], timeout_s: float = 120.0
+    python: str | Path,
+    module: str,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout_s: float = 120.0,
+    account: contain.Account | None = None,
 ) -> ImportRun:
-    """Import `module` in a fresh `python -X importtime`, in `cwd` with `env`."""
+    """Import `module` in a fresh `python -X importtime`, in `cwd` with `env`.
+
+    The import is the pull request's code: it runs as the side's `account` and
+    whatever it leaves running is killed (contain.sweep), as after a measured run.
+    """
     try:
-        result = subprocess.run(
+        result = contain.run(
             [str(python), "-X", "importtime", "-c", _PROBE, module],
+            account,
             cwd=cwd,
             env=dict(env),
             capture_output=True,
@@ -268,6 +278,7 @@ def measure_imports(
     env: Mapping[str, str],
     runs: int = 5,
     timeout_s: float = 120.0,
+    account: contain.Account | None = None,
 ) -> ImportProfile:
     """`runs` fresh imports of each module; the modules take turns so drift hits all alike."""
     if runs < 1:
@@ -275,7 +286,9 @@ def measure_imports(
     collected: dict[str, list[ImportRun]] = {m: [] for m in modules}
     for _ in range(runs):
         for module in modules:
-            collected[module].append(measure_import_once(python, module, cwd, env, timeout_s))
+            collected[module].append(
+                measure_import_once(python, module, cwd, env, timeout_s, account)
+            )
     return ImportProfile(python=str(python), runs={m: tuple(r) for m, r in collected.items()})
 
 

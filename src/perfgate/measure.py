@@ -17,6 +17,7 @@ Why each figure comes from where it does:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import psutil
 
+from . import contain
 from .results import Sample
 
 #: Seconds between two samples of the tree's memory.  Short enough to see a
@@ -52,6 +54,8 @@ class RunSpec:
     env: Mapping[str, str]
     timeout_s: float
     log_path: Path
+    #: The unprivileged user the run starts as (contain.account_for); None: perfgate's own.
+    account: contain.Account | None = None
 
 
 def _proc_pids() -> set[int]:
@@ -159,6 +163,12 @@ class _TreeSampler(threading.Thread):
 LAUNCHER = Path(__file__).with_name("_launcher.py")
 
 
+@functools.cache
+def _launcher_source() -> str:
+    """The launcher as `-c` text: run as a bench user, it need not reach perfgate's files."""
+    return LAUNCHER.read_text(encoding="utf-8")
+
+
 @dataclass(frozen=True)
 class _Report:
     """What the launcher said about the command: its figures, or why it never ran."""
@@ -180,11 +190,21 @@ def measure(spec: RunSpec, order: int = -1) -> Sample:
     reports its rusage; see that module for why.
     """
     spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+    _adopt_orphans()
+    known_children = contain.own_children()
     read_fd, write_fd = os.pipe()
     with open(spec.log_path, "wb") as log, os.fdopen(read_fd, "r") as reports:
         try:
             launcher = subprocess.Popen(
-                [sys.executable, "-S", "-I", str(LAUNCHER), str(write_fd), *spec.argv],
+                [
+                    contain.interpreter_for(spec.account),
+                    "-S",
+                    "-I",
+                    "-c",
+                    _launcher_source(),
+                    str(write_fd),
+                    *spec.argv,
+                ],  # fmt: skip
                 cwd=spec.cwd,
                 env=dict(spec.env),
                 stdin=subprocess.DEVNULL,
@@ -192,6 +212,7 @@ def measure(spec: RunSpec, order: int = -1) -> Sample:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 pass_fds=(write_fd,),
+                **contain.popen_options(spec.account),  # type: ignore[arg-type]
             )
         except OSError as error:
             log.write(f"perfgate: cannot start {spec.argv[0]!r}: {error.strerror}\n".encode())
@@ -222,12 +243,14 @@ def measure(spec: RunSpec, order: int = -1) -> Sample:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(launcher.pid, 0)
             launcher.returncode = -signal.SIGKILL
+            contain.sweep(spec.account, known_children)
             raise
         finally:
             timer.cancel()
             sampler.stop()
         timed_out = expired.is_set()
         _kill_run(launcher.pid)  # leftovers must not run into the next run
+        contain.sweep(spec.account, known_children)  # daemons that left the session too
     if report.start_error is not None:
         return _not_started(report.start_error, order)
     if not report.finished:
@@ -260,6 +283,15 @@ def measure(spec: RunSpec, order: int = -1) -> Sample:
     )
 
 
+_subreaper: list[bool] = []
+
+
+def _adopt_orphans() -> None:
+    """Once per process: become the subreaper of every run (see contain.sweep)."""
+    if not _subreaper:
+        _subreaper.append(contain.become_subreaper())
+
+
 def _parse(first: list[str], second: list[str]) -> _Report:
     if first[:1] == ["error"]:
         return _Report(start_error=int(first[1]))
@@ -274,6 +306,19 @@ def _parse(first: list[str], second: list[str]) -> _Report:
         maxrss=int(maxrss),
         finished=True,
     )
+
+
+def describe_exit(code: int) -> str:
+    """An exit code as words: a signal is named, SIGKILL with its usual causes."""
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        return f"was killed by signal {-code}"
+    if -code == signal.SIGKILL:
+        return f"was killed by {name} (out of memory, or killed)"
+    return f"was killed by {name}"
 
 
 def _not_started(code: int, order: int) -> Sample:
@@ -327,10 +372,25 @@ def _session_pids(session_id: int) -> list[int]:
     return found
 
 
+#: How much of the end of a log `log_tail` reads: a failing run may print gigabytes.
+TAIL_BYTES = 64 * 1024
+
+
 def log_tail(path: Path, lines: int = 30) -> str:
-    """The last `lines` lines of a run's log, for messages about a failed run."""
+    """The last `lines` lines of a run's log, for messages about a failed run.
+
+    Only the last TAIL_BYTES are read, whatever the log's size.
+    """
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with open(path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            size = log.tell()
+            log.seek(max(0, size - TAIL_BYTES))
+            data = log.read(TAIL_BYTES)
     except OSError:
         return ""
-    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+    text = data.decode("utf-8", errors="replace")
+    kept = text.rstrip("\n").splitlines()
+    if size > TAIL_BYTES and kept:
+        kept = kept[1:]  # the first line read is most likely cut
+    return "\n".join(kept[-lines:])

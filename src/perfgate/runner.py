@@ -15,18 +15,22 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import stat
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import contain
 from .errors import BenchmarkFailed, InfrastructureError
 from .instructions import Counter, count_instructions
-from .measure import RunSpec, log_tail, measure
+from .measure import RunSpec, describe_exit, log_tail, measure
 from .progress import Progress
 from .results import Sample
 
+#: The largest run file read back (a pytest plugin document of 100k tests is ~30 MB).
+MAX_RUN_FILE_BYTES = 256 * 1024 * 1024
 SettledCheck = Callable[[Sequence[Sample], Sequence[Sample]], bool]
 
 
@@ -41,23 +45,53 @@ class Target:
     timeout_s: float
     log_dir: Path
     #: When set, each run gets this variable pointing at a file of its own,
-    #: `{side}-{label}.json` in log_dir (the pytest plugin's output, say).
+    #: `{side}-files/{label}.json` in log_dir (the pytest plugin's output, say).
     run_file_env: str | None = None
+    #: The unprivileged user this side's runs start as (contain.account_for).
+    account: contain.Account | None = None
 
     def spec(self, label: str) -> RunSpec:
         env = self.env
         if self.run_file_env:
             env = {**env, self.run_file_env: str(self.run_file(label))}
+            self._run_file_folder()
         return RunSpec(
             argv=self.argv,
             cwd=self.cwd,
             env=env,
             timeout_s=self.timeout_s,
             log_path=self.log_dir / f"{self.side}-{label}.log",
+            account=self.account,
         )
 
     def run_file(self, label: str) -> Path:
-        return self.log_dir / f"{self.side}-{label}.json"
+        return self.log_dir / f"{self.side}-files" / f"{label}.json"
+
+    def run_files(self, runs: int) -> list[Path]:
+        """The run files of measured runs 1..runs that are plain files of a sane size.
+
+        The run wrote them: a symlink (to a file of perfgate's), a FIFO (a read that
+        never ends) or gigabytes are left out, as a run that wrote none is.
+        """
+        found = []
+        for k in range(1, runs + 1):
+            path = self.run_file(str(k))
+            try:
+                info = path.lstat()
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_RUN_FILE_BYTES:
+                found.append(path)
+        return found
+
+    def _run_file_folder(self) -> None:
+        """The one folder of log_dir the side's code may write: its own run files.
+        The logs beside it are perfgate's (the run's output reaches them through a
+        descriptor perfgate opened), and so is the other side's folder."""
+        folder = self.log_dir / f"{self.side}-files"
+        if not folder.is_dir():
+            folder.mkdir(parents=True)
+            contain.hand_over(folder, self.account)
 
 
 def pair_orders(pairs: int, rng: random.Random) -> list[tuple[str, str]]:
@@ -98,7 +132,7 @@ def _checked(target: Target, sample: Sample, spec: RunSpec, description: str) ->
         cause = (
             f"timed out after {spec.timeout_s:g} s"
             if sample.timed_out
-            else f"exited with code {sample.exit_code}"
+            else describe_exit(sample.exit_code)
         )
         raise BenchmarkFailed(
             f"the benchmark failed on {target.side}: {description} {cause}",

@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import contain
 from .errors import ConfigError
 
 #: Folders at a project's root that hold packages of the repository, not of the project.
@@ -174,19 +175,27 @@ def _shebang_python(script: Path) -> str | None:
     return None
 
 
-def resolve(python: str, packages: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Resolution:
+def resolve(
+    python: str,
+    packages: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    account: contain.Account | None = None,
+) -> Resolution:
     """Ask `python`, in the side's folder and environment, where each package would load from.
 
     The side's code may run here (a `sitecustomize` on its path, a `.pth`):
     its output goes to a file capped at PROBE_OUTPUT_BYTES (a larger write
     kills it) and the probe at PROBE_TIMEOUT_S, so that it can neither fill
     perfgate's memory nor hold it.  No answer means no check; the runs then
-    meet the same code under their own timeout.
+    meet the same code under their own timeout.  It runs as the side's
+    `account`, and what it leaves running is killed, as after a measured run.
     """
     with tempfile.TemporaryFile() as output:
         try:
-            subprocess.run(
+            contain.run(
                 [python, "-c", _PROBE, *packages],
+                account,
                 cwd=cwd,
                 env=dict(env),
                 stdin=subprocess.DEVNULL,

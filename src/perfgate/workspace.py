@@ -21,10 +21,13 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from . import contain
 from .errors import ConfigError, InfrastructureError
 from .measure import RunSpec, log_tail, measure
 
-# What the untrusted benchmark and setup never see (`benchmark_env`):
+# What the untrusted benchmark and setup never see (`benchmark_env`) on a laptop; in
+# CI, and wherever the code runs as a bench user, the environment is built from an
+# allow-list instead (contain.measured_env):
 #
 # - GITHUB_TOKEN, GH_TOKEN, GH_ENTERPRISE_TOKEN, PERFGATE_GITHUB_TOKEN: the API token;
 # - INPUT_*: the action's inputs, one of which (INPUT_GITHUB-TOKEN) is the token;
@@ -322,12 +325,27 @@ def is_secret(name: str) -> bool:
     )
 
 
-def benchmark_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment the untrusted benchmark and setup see: no token, no runner secret."""
+def benchmark_env(
+    environ: Mapping[str, str], account: contain.Account | None = None
+) -> dict[str, str]:
+    """The environment the untrusted benchmark and setup see: no token, no runner secret.
+
+    In CI (where a job's `env:` holds secrets under any name) or run as a bench user,
+    only allowed names pass (contain.measured_env); on a laptop, everything but the
+    names above, so that a benchmark keeps the variables its author set.
+    """
+    if account is not None or contain.in_ci(environ):
+        return contain.measured_env(environ, account)
     return {name: value for name, value in environ.items() if not is_secret(name)}
 
 
-def _create_venv(side: str, worktree: Path, log_path: Path, timeout_s: float) -> Path:
+def _create_venv(
+    side: str,
+    worktree: Path,
+    log_path: Path,
+    timeout_s: float,
+    account: contain.Account | None = None,
+) -> Path:
     root = worktree.parent
     if root not in _live_roots:
         raise ValueError(
@@ -335,12 +353,16 @@ def _create_venv(side: str, worktree: Path, log_path: Path, timeout_s: float) ->
         )
     venv_dir = root / f"venv-{side}"
     try:
+        # Isolated (-I), from `/` and with a clean environment: run from the checkout,
+        # `-m venv` would import a `venv.py` of the pull request, with perfgate's secrets.
         created = subprocess.run(
-            [sys.executable, "-m", "venv", str(venv_dir)],
+            [sys.executable, "-I", "-m", "venv", str(venv_dir)],
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
             timeout=timeout_s,
+            cwd="/",
+            env={"PATH": os.defpath, "LANG": "C.UTF-8"},
         )
     except subprocess.TimeoutExpired:
         raise InfrastructureError(
@@ -354,6 +376,7 @@ def _create_venv(side: str, worktree: Path, log_path: Path, timeout_s: float) ->
             f"{sys.executable} -m venv (exit {created.returncode})",
             log_tail=log_tail(log_path),
         )
+    contain.hand_over(venv_dir, account)  # the side's setup installs into it
     return venv_dir
 
 
@@ -366,22 +389,24 @@ def prepare_side(
     env: Mapping[str, str],
     log_path: Path,
     timeout_s: float,
+    account: contain.Account | None = None,
 ) -> dict[str, str]:
     """Give a side its own virtual environment (optional) and run `setup` in it.
 
     A head that changes its dependencies is then measured with its own.  The
     venv lives beside the worktree, in the `checkouts` folder, not inside it,
     so that the benchmark's own `git status` stays clean, and it is deleted
-    with the worktrees.  Returns the environment for the runs.
+    with the worktrees.  With an `account` (contain.account_for), the venv is
+    that user's and `setup` runs as that user.  Returns the environment for the runs.
     """
     run_env = dict(env)
     if venv:
-        venv_dir = _create_venv(side, worktree, log_path, timeout_s)
+        venv_dir = _create_venv(side, worktree, log_path, timeout_s, account)
         run_env["VIRTUAL_ENV"] = str(venv_dir)
         run_env["PATH"] = f"{venv_dir / 'bin'}{os.pathsep}{run_env.get('PATH', os.defpath)}"
         run_env.pop("PYTHONHOME", None)
     if setup:
-        spec = RunSpec(("sh", "-c", setup), worktree, run_env, timeout_s, log_path)
+        spec = RunSpec(("sh", "-c", setup), worktree, run_env, timeout_s, log_path, account)
         result = measure(spec)
         if not result.ok:
             cause = (
