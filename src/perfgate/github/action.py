@@ -7,14 +7,18 @@ read-only token can cost the comment but never the verdict or its evidence.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .. import config
 from .. import workspace as git_workspace
@@ -46,6 +50,7 @@ ACTION_ONLY_INPUTS = (
 INPUTS = GATE_INPUTS + ACTION_ONLY_INPUTS
 OUTPUTS = ("verdict", "results-json", "report-markdown", "regressions")
 RESULTS_DIR = ".perfgate"
+T = TypeVar("T")
 
 
 def _flag(inputs: Mapping[str, str], name: str, default: bool) -> bool:
@@ -57,14 +62,19 @@ def _flag(inputs: Mapping[str, str], name: str, default: bool) -> bool:
 def mark_safe_directory(workspace: Path) -> None:
     """The checkout belongs to the runner's user, not to the container's root: git
     refuses to work in it until it is marked safe.  On the runner itself (the on-runner
-    action) the checkout is the user's own, and their ~/.gitconfig is left as it was."""
+    action) the checkout is the user's own: nothing to do.
+
+    Through GIT_CONFIG_COUNT in perfgate's own environment (git reads it as
+    command-line configuration), not `git config --global`: that would leave a
+    root-owned .gitconfig in the runner's home folder, which is the host's.
+    """
     if workspace.stat().st_uid == os.geteuid():
         return
-    subprocess.run(
-        ["git", "config", "--global", "--add", "safe.directory", str(workspace)],
-        capture_output=True,
-        check=False,
-    )
+    count = os.environ.get("GIT_CONFIG_COUNT", "0")
+    index = int(count) if count.isdigit() else 0
+    os.environ[f"GIT_CONFIG_KEY_{index}"] = "safe.directory"
+    os.environ[f"GIT_CONFIG_VALUE_{index}"] = str(workspace)
+    os.environ["GIT_CONFIG_COUNT"] = str(index + 1)
 
 
 def load_config(
@@ -136,48 +146,133 @@ def trusted_config_file(workspace: Path, base: str | None, name: str, folder: Pa
     return trusted
 
 
+class Cancelled(BaseException):
+    """The runner cancelled the job: SIGINT, then SIGTERM 7.5 s later (then SIGKILL)."""
+
+    exit_code = 130
+
+
+def _cancel(signum: int, frame: object) -> None:
+    # perfgate is PID 1 in the container: without a handler, SIGTERM would be ignored.
+    for other in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(other, signal.SIG_IGN)  # one cancellation; the cleanup must finish
+    raise Cancelled(f"cancelled ({signal.Signals(signum).name})")
+
+
 def main(environ: Mapping[str, str] = os.environ) -> int:
     """Run the Action; the exit code is the gate's (see DESIGN.md "Exit codes").
 
-    Publishing trouble never changes it: the files and outputs are written
-    before the first API call, and a failed call is a warning in the log.
+    Nothing after the measuring changes it: the files and outputs are written
+    before the first API call, and a failure writing one of them, or publishing,
+    is a warning in the log.  A crash or a cancellation still posts status
+    `error`.  Whatever perfgate wrote in the checkout is handed to the
+    checkout's owner on the way out (the next step runs as that user).
     """
     inputs = actions.read_inputs(environ, INPUTS)
     token = inputs.get("github-token", "")
     if token:
         print(actions.add_mask(token), flush=True)
     workspace = Path(environ.get("GITHUB_WORKSPACE") or ".").resolve()
-    results_dir = workspace / RESULTS_DIR
     context_name = inputs.get("status-context", "perfgate")
-    try:
-        comment = _flag(inputs, "comment", True)
-        fail_on_regression = _flag(inputs, "fail-on-regression", True)
-        context = actions.GitHubContext.from_env(environ)
-        mark_safe_directory(workspace)
-        cfg = load_config(inputs, context, workspace)
-        image.check_python(environ, cfg)  # the Docker action's one Python; no-op elsewhere
-        with actions.group("perfgate: measuring base and head"):
-            outcome = run_gate(cfg, Progress(sys.stdout, live=False))
-    except PerfgateError as problem:
-        prefix = "configuration: " if isinstance(problem, ConfigError) else ""
-        print(actions.error(f"{prefix}{problem}"), flush=True)
-        _write_all(environ, _error_results(str(problem)), results_dir, context_name, None)
-        return problem.exit_code
-    except Exception as problem:  # a bug must still leave a summary and an exit code of 4
-        traceback.print_exc()
-        message = f"perfgate crashed: {type(problem).__name__}: {problem}"
-        print(actions.error(message), flush=True)
-        _write_all(environ, _error_results(message), results_dir, context_name, None)
-        return EXIT_INFRASTRUCTURE
-    body = _write_all(environ, outcome.results, results_dir, context_name, context.run_url)
-    _annotate(outcome)
-    if token and context.repository and context.status_sha:
-        _publish(outcome.results, body, token, context, context_name, comment)
-    elif not token:
-        print(actions.warning("no github-token: nothing posted to GitHub"), flush=True)
+    context = actions.GitHubContext()
+    publish_to = None
+    with _cancellable():
+        try:
+            comment = _flag(inputs, "comment", True)
+            fail_on_regression = _flag(inputs, "fail-on-regression", True)
+            context = actions.GitHubContext.from_env(environ)
+            publish_to = _Target(token, context, context_name, comment)
+            mark_safe_directory(workspace)
+            cfg = load_config(inputs, context, workspace)
+            image.check_python(environ, cfg)  # the Docker action's one Python; no-op elsewhere
+            with actions.group("perfgate: measuring base and head"):
+                outcome = run_gate(cfg, Progress(sys.stdout, live=False))
+        except ConfigError as problem:  # nothing ran: no status (docs/action.md)
+            message = f"configuration: {problem}"
+            return _stop(environ, workspace, message, problem.exit_code, None, context_name)
+        except PerfgateError as problem:
+            return _stop(environ, workspace, str(problem), problem.exit_code, publish_to)
+        except (Cancelled, SystemExit) as stop:  # SystemExit: SIGTERM inside the checkouts
+            reason = stop if isinstance(stop, Cancelled) else "cancelled (SIGTERM)"
+            code = stop.exit_code if isinstance(stop, Cancelled) else 128 + signal.SIGTERM
+            return _stop(environ, workspace, f"perfgate was {reason}", code, publish_to)
+        except Exception as problem:  # a bug must still leave a summary, a status, exit code 4
+            traceback.print_exc()
+            message = f"perfgate crashed: {type(problem).__name__}: {problem}"
+            return _stop(environ, workspace, message, EXIT_INFRASTRUCTURE, publish_to)
+        try:
+            body = _write_all(environ, outcome.results, workspace, context_name, context.run_url)
+            _annotate(outcome)
+        finally:
+            give_back(workspace)
+        if publish_to is not None:
+            publish_to.post(outcome.results, body)
     if outcome.exit_code == EXIT_REGRESSION and not fail_on_regression:
         return EXIT_PASS
     return outcome.exit_code
+
+
+@contextlib.contextmanager
+def _cancellable() -> Iterator[None]:
+    """SIGINT and SIGTERM raise Cancelled in the block (the main thread's only)."""
+    previous = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, _cancel)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where and how to publish; `post` never raises."""
+
+    token: str
+    context: actions.GitHubContext
+    name: str
+    comment: bool
+
+    def post(self, results: Results, body: str) -> None:
+        if not self.token:
+            print(actions.warning("no github-token: nothing posted to GitHub"), flush=True)
+            return
+        if not (self.context.repository and self.context.status_sha):
+            return
+        try:
+            _publish(results, body, self.token, self.context, self.name, self.comment)
+        except Exception as problem:  # e.g. a token no HTTP header can carry
+            print(
+                actions.warning(f"publishing failed: {type(problem).__name__}: {problem}"),
+                flush=True,
+            )
+
+
+def _stop(
+    environ: Mapping[str, str],
+    workspace: Path,
+    message: str,
+    exit_code: int,
+    publish_to: _Target | None,
+    context_name: str = "perfgate",
+) -> int:
+    """The gate did not reach a verdict: say why everywhere, and with `publish_to`, on
+    GitHub too (status `error`)."""
+    print(actions.error(message), flush=True)
+    results = _error_results(message)
+    context_name = publish_to.name if publish_to else context_name
+    run_url = publish_to.context.run_url if publish_to else None
+    try:
+        body = _write_all(environ, results, workspace, context_name, run_url)
+    finally:
+        give_back(workspace)
+    if publish_to is not None:
+        publish_to.post(results, body)
+    return exit_code
 
 
 def _error_results(message: str) -> Results:
@@ -189,30 +284,123 @@ def _error_results(message: str) -> Results:
 def _write_all(
     environ: Mapping[str, str],
     results: Results,
-    results_dir: Path,
+    workspace: Path,
     context_name: str,
     run_url: str | None,
 ) -> str:
-    """Results JSON, Markdown, job summary and outputs: all before any API call."""
+    """Results JSON, Markdown, job summary and outputs: all before any API call.
+
+    Each is written on its own: one that fails is a warning and the others stand.
+    The outputs are paths relative to the workspace, which is where the next step
+    (on the host, where /github/workspace means nothing) starts.
+    """
     body = render_comment(results, marker=context_name, run_url=run_url)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    stem = file_stem(context_name)
-    json_path = results_dir / f"{stem}-results.json"
-    markdown_path = results_dir / f"{stem}-report.md"
-    results.write(json_path)
-    markdown_path.write_text(body, encoding="utf-8")
-    actions.append_summary(environ, body)
+    folder = _attempt("results folder", results_folder, workspace)
+    paths = {"results-json": "", "report-markdown": ""}
+    if folder is not None:
+        stem = file_stem(context_name)
+        files = {
+            "results-json": (folder / f"{stem}-results.json", results.dumps()),
+            "report-markdown": (folder / f"{stem}-report.md", body),
+        }
+        for output, (path, text) in files.items():
+            if _attempt(path.name, write_file, path, text) is not None:
+                paths[output] = _relative(path, workspace)
+    _attempt("job summary", actions.append_summary, environ, body)
     regressions = ",".join(c.metric for c in results.regressions)
-    actions.set_outputs(
-        environ,
-        {
-            "verdict": results.verdict or "error",
-            "results-json": str(json_path),
-            "report-markdown": str(markdown_path),
-            "regressions": regressions,
-        },
-    )
+    outputs = {"verdict": results.verdict or "error", **paths, "regressions": regressions}
+    _attempt("step outputs", actions.set_outputs, environ, outputs)
     return body
+
+
+def _attempt(what: str, action: Callable[..., T], *args: Any) -> T | None:
+    """`action(*args)`, or None and a warning naming `what` when it fails."""
+    try:
+        return action(*args)
+    except Exception as problem:
+        print(
+            actions.warning(f"could not write the {what}: {type(problem).__name__}: {problem}"),
+            flush=True,
+        )
+        return None
+
+
+def _relative(path: Path, workspace: Path) -> str:
+    try:
+        return str(path.relative_to(workspace))
+    except ValueError:
+        return str(path)
+
+
+def results_folder(workspace: Path) -> Path:
+    """`.perfgate` in the workspace, if it is a real folder or perfgate makes it now.
+
+    The checkout is the pull request's: a file or a symlink named `.perfgate` that
+    it ships must neither stop perfgate from writing its results nor send them
+    elsewhere (a symlink to the runner's file-command files).  Then the results
+    go to a new folder of perfgate's own, `.perfgate-XXXXXXXX`, named in the outputs.
+    """
+    path = workspace / RESULTS_DIR
+    with contextlib.suppress(FileExistsError):
+        path.mkdir()
+        return path
+    if path.is_dir() and not path.is_symlink():
+        return path
+    fresh = Path(tempfile.mkdtemp(prefix=f"{RESULTS_DIR}-", dir=workspace))
+    fresh.chmod(0o755)
+    print(
+        actions.warning(
+            f"{RESULTS_DIR} in the checkout is not a folder; the results are in {fresh.name}"
+        ),
+        flush=True,
+    )
+    return fresh
+
+
+def write_file(path: Path, text: str) -> Path:
+    """Write `text` to `path` through a new file renamed over it: a symlink already at
+    `path` (the pull request's) is replaced, never followed."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with open(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
+    return path
+
+
+def give_back(workspace: Path) -> None:
+    """Hand what perfgate (root in the container) wrote in the checkout to its owner.
+
+    The job's next step runs as the runner's user: a root-owned `.perfgate/` or
+    object in `.git` (a fetch of the base commit, the worktrees' bookkeeping) would
+    refuse its writes, `git gc` included.  Only entries owned by perfgate's own user
+    change hands; nothing happens when perfgate is not root or owns the checkout.
+    """
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    try:
+        owner = workspace.stat()
+    except OSError:
+        return
+    if owner.st_uid == 0:
+        return
+    for top in workspace.iterdir():
+        if top.name.startswith(RESULTS_DIR) or top.name == ".git":
+            _chown_ours(top, owner.st_uid, owner.st_gid)
+
+
+def _chown_ours(top: Path, uid: int, gid: int) -> None:
+    me = os.geteuid()
+    paths = [str(top)]
+    if top.is_dir() and not top.is_symlink():
+        for folder, dirs, files in os.walk(top):
+            paths += [os.path.join(folder, name) for name in (*dirs, *files)]
+    for path in paths:
+        with contextlib.suppress(OSError):
+            if os.lstat(path).st_uid == me:
+                os.lchown(path, uid, gid)
 
 
 def file_stem(context_name: str) -> str:
