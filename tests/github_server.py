@@ -38,6 +38,7 @@ end carried out.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -476,6 +477,13 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def github_server() -> Iterator[FakeGitHub]:
     """The fake GitHub on 127.0.0.1 (a free port), stopped when the test ends."""
+    with serve() as state:
+        yield state
+
+
+@contextlib.contextmanager
+def serve() -> Iterator[FakeGitHub]:
+    """The fake GitHub on 127.0.0.1 (a free port) for the block (a module's, say)."""
     state = FakeGitHub()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     server.daemon_threads = True

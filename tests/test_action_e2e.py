@@ -134,8 +134,8 @@ def test_two_pushes_make_one_comment_and_a_status_each(tmp_path: Path, github_se
     )
     assert first.returncode == 0, first.stdout + first.stderr
     assert outputs["verdict"] == "pass" and outputs["regressions"] == ""
-    assert json.loads(Path(outputs["results-json"]).read_text())["verdict"] == "pass"
-    assert Path(outputs["report-markdown"]).read_text().rstrip() == summary.rstrip()
+    assert json.loads((repo.path / outputs["results-json"]).read_text())["verdict"] == "pass"
+    assert (repo.path / outputs["report-markdown"]).read_text().rstrip() == summary.rstrip()
     assert PASSED.search(summary)
     assert first.stdout.startswith(f"::add-mask::{TOKEN}\n")
     assert "::group::perfgate: measuring base and head" in first.stdout
@@ -212,7 +212,7 @@ def test_read_only_token_warns_and_keeps_verdict_and_files(tmp_path: Path, githu
     assert "::warning title=perfgate::publishing: could not set the commit status" in result.stdout
     assert "two-workflow pattern" in result.stdout
     assert outputs["verdict"] == "fail" and "perfgate: fail" in summary
-    assert Path(outputs["results-json"]).is_file()
+    assert (repo.path / outputs["results-json"]).is_file()
     assert not github_server.statuses and (REPO, 12) not in github_server.comments
 
 
@@ -326,7 +326,10 @@ def test_a_push_compares_before_with_after(tmp_path: Path, github_server) -> Non
     path.write_text(json.dumps({"before": base, "after": head, "repository": {"full_name": REPO}}))
     result, outputs, _ = run_entrypoint(tmp_path, github_server, repo, path, head, "push")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert json.loads(Path(outputs["results-json"]).read_text())["sides"]["base"]["sha"] == base
+    assert (
+        json.loads((repo.path / outputs["results-json"]).read_text())["sides"]["base"]["sha"]
+        == base
+    )
     assert [r.method for r in github_server.requests] == ["POST"]  # no pull request: no comment
     assert github_server.statuses[(REPO, head)][0]["state"] == "success"
 

@@ -305,9 +305,9 @@ def test_a_repository_of_another_user_works_once_marked_safe(
     assert worktree_count(repo) == 1
 
 
-def test_benchmark_env_drops_every_secret() -> None:
+def test_benchmark_env_on_a_laptop_drops_every_secret() -> None:
     environ = {
-        "PATH": "/usr/bin", "HOME": "/root", "LANG": "C.UTF-8", "CI": "true",
+        "PATH": "/usr/bin", "HOME": "/root", "LANG": "C.UTF-8", "DATABASE_URL": "sqlite://",
         "GITHUB_SHA": "abc", "GITHUB_REPOSITORY": "o/r", "RUNNER_TEMP": "/tmp",
         "GIT_CONFIG_COUNT": "1",
         "GITHUB_TOKEN": "t", "GH_TOKEN": "t", "GH_ENTERPRISE_TOKEN": "t",
@@ -321,7 +321,7 @@ def test_benchmark_env_drops_every_secret() -> None:
         "GITHUB_STATE": "/f/s", "GITHUB_STEP_SUMMARY": "/f/m",
     }  # fmt: skip
     assert workspace.benchmark_env(environ) == {
-        "PATH": "/usr/bin", "HOME": "/root", "LANG": "C.UTF-8", "CI": "true",
+        "PATH": "/usr/bin", "HOME": "/root", "LANG": "C.UTF-8", "DATABASE_URL": "sqlite://",
         "GITHUB_SHA": "abc", "GITHUB_REPOSITORY": "o/r", "RUNNER_TEMP": "/tmp",
         "GIT_CONFIG_COUNT": "1",
     }  # fmt: skip
