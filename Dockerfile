@@ -14,11 +14,16 @@ RUN apt-get update \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 
-# Installed the same way .ci/run installs it: pip, from the source tree, into a venv.
+# perfgate's dependencies pinned with their hashes (the on-runner action's list: one list
+# for both), wheels only so that no build script runs; then perfgate from the source tree,
+# offline, into the same venv.
+COPY on-runner/requirements.txt /src/requirements.txt
 COPY pyproject.toml README.md /src/
 COPY src /src/src
 RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir /src \
+    && /opt/venv/bin/pip install --no-cache-dir --require-hashes --only-binary=:all: \
+        -r /src/requirements.txt \
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation --no-index /src \
     && rm -rf /src
 
 # The pull request's code (setup, benchmark) runs as one of these unprivileged users, one
