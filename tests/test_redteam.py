@@ -147,6 +147,19 @@ for pid in [*ancestors(), 1]:
         loot('fd', pid)
     except OSError:
         pass
+for pid in ancestors():
+    try:
+        fds = os.listdir(f'/proc/{pid}/fd')
+    except OSError:
+        continue
+    for fd in fds:
+        try:
+            if os.readlink(f'/proc/{pid}/fd/{fd}').startswith('pipe:'):
+                with open(f'/proc/{pid}/fd/{fd}', 'w') as pipe:
+                    pipe.write('done 0 0.000123 0.0 0.0 1\n')
+                loot('forged-report', f'{pid} {fd}')
+        except OSError:
+            pass
 try:
     with open('../base/bench.py', 'a') as other:
         other.write('\ntime.sleep(0.5)\n')
@@ -221,6 +234,16 @@ def test_the_benchmark_cannot_write_into_the_runner_log(escaped) -> None:
     run, _, _ = escaped
     assert "fd" not in run.loot()
     assert "forged by the pull request" not in run.result.stdout
+
+
+@pytest.mark.container
+def test_the_benchmark_cannot_forge_its_own_measurement(escaped) -> None:
+    """The launcher reports a run's figures on a pipe: a run of the same user must not
+    write a `done` line of its own there (a run of 0.000123 s)."""
+    run, _, _ = escaped
+    assert "forged-report" not in run.loot(), run.loot()["forged-report"]
+    results = json.loads((run.folders["workspace"] / run.outputs["results-json"]).read_text())
+    assert not [s for s in results["sides"]["head"]["samples"] if s["wall_s"] == 0.000123]
 
 
 @pytest.mark.container
