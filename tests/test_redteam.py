@@ -463,6 +463,8 @@ def test_a_crash_after_the_checkout_posts_status_error(
     def crash(*_args, **_kwargs):
         raise RuntimeError("a bug in perfgate")
 
+    github_server.serve_event(tmp_path / "event.json")  # GitHub knows the PR and its head
+    github_server.add_commit(REPO, head)
     monkeypatch.setattr(action, "run_gate", crash)
     assert action.main(environ) == 4
     (status,) = github_server.statuses[(REPO, head)]
