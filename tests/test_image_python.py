@@ -15,13 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from container_helpers import run_action as run_in_image
 from git_helpers import make_repo
 from github_server import TOKEN
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 from test_action_e2e import REPO, event
-from test_container import container  # noqa: F401 - the image, built once for this module
-from test_container import run_action as run_in_image
 
 from perfgate.github import image
 from perfgate.github.actions import input_variable
@@ -166,7 +165,7 @@ def test_the_grid_covers_both_answers() -> None:
 
 @pytest.mark.container
 def test_the_real_image_stops_a_project_that_needs_a_newer_python(
-    container: str,  # noqa: F811 - the fixture imported above
+    container: str,  # conftest.py: the image, built once per session
     tmp_path: Path,
     github_server,
 ) -> None:
@@ -176,13 +175,13 @@ def test_the_real_image_stops_a_project_that_needs_a_newer_python(
     repo = make_repo(tmp_path / "workspace", files, "base")
     base = repo.sha()
     head = repo.commit({"README.md": "PR\n"}, "the PR")
-    result, outputs, summary = run_in_image(
-        container, tmp_path, github_server, repo, event(tmp_path, base, head), head
+    run = run_in_image(
+        container, tmp_path, github_server, repo.path, event(tmp_path, base, head), head
     )
-    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
+    assert run.result.returncode == 2, run.log
     assert (
         "pyproject.toml of the base commit declares requires-python '>=3.12', and this Docker "
         "action runs Python 3.11.2 (Debian bookworm's, the only one in its image)"
-    ) in result.stdout
-    assert "OWNER/perfgate/on-runner@v1" in summary
-    assert outputs["verdict"] == "error" and github_server.requests == []
+    ) in run.result.stdout
+    assert "OWNER/perfgate/on-runner@v1" in run.summary
+    assert run.outputs["verdict"] == "error" and github_server.requests == []
