@@ -385,7 +385,7 @@ def test_a_malformed_per_test_file_from_the_pr_keeps_the_verdict(tmp_path: Path)
     cfg = config.load(
         repo=repo.path,
         layers=(("test", {"command": f"{PY} bench.py", "base": base, "head": head,
-                          "runs": "4", "max-runs": "4", "warmup": "0", "breakdown": "pytest"}),),
+                          "runs": "5", "max-runs": "5", "warmup": "0", "breakdown": "pytest"}),),
     )  # fmt: skip
     outcome = run_gate(cfg, _quiet())
     assert outcome.results.verdict in ("pass", "fail"), outcome.results.error

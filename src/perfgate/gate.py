@@ -223,23 +223,6 @@ def _measure(
         check_own_code(config, trees, envs, progress, accounts)
         per_test = wants_pytest_breakdown(config)
         targets = _targets(config, trees, envs, log_dir, accounts, per_test=per_test)
-        look_points = set(stats.looks(config.runs, config.max_runs))
-        for side in SIDES:
-            env = envs[side]
-            cwd = trees[side] / config.working_directory
-            per_test = wants_pytest_breakdown(config)
-            if per_test:
-                env = breakdown.plugin_loader_env(log_dir / "pytest-plugin", env)
-            targets[side] = runner.Target(
-                side=side,
-                argv=config.command,
-                cwd=cwd,
-                env=env,
-                timeout_s=config.timeout_s,
-                log_dir=log_dir,
-                run_file_env=breakdown.ENV_VAR if per_test else None,
-            )
-
         look_points = set(plan.looks())
 
         def settled(base: Sequence[Sample], head: Sequence[Sample]) -> bool:
