@@ -714,7 +714,7 @@ def _time_rows(changes: Sequence[TestChange]) -> list[str]:
     return [
         f"| {fmt.untrusted(c.nodeid, cell=True)} | {fmt.seconds(c.base_median)} | "
         f"{fmt.seconds(c.head_median)} | "
-        f"+{fmt.seconds(c.difference)} ({relative(c.change)}) | {relative_interval(c.ci)} |"
+        f"{relative(c.change)} (+{fmt.seconds(c.difference)}) | {relative_interval(c.ci)} |"
         for c in changes
     ]
 

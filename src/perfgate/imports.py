@@ -17,7 +17,6 @@ Measuring runs subprocesses; comparing and rendering are pure.
 from __future__ import annotations
 
 import json
-import math
 import re
 import statistics
 import subprocess
@@ -457,11 +456,10 @@ def _change_from_json(data: Mapping[str, Any]) -> ModuleImportChange:
 
 
 def relative(change: float) -> str:
-    """A relative change as a reader takes it in: +12.3%, or ×680 once it is a factor."""
+    """A relative change in the report's one notation: +12.3%, +67,900.0% (never ×680:
+    a reader compares changes across tables only when they read alike)."""
     from .report import format as fmt
 
-    if not math.isnan(change) and change >= 9:
-        return f"×{1 + change:.3g}"
     return fmt.percent(change)
 
 
@@ -532,7 +530,8 @@ def render_imports_markdown(comparison: ImportComparison) -> str:
         rows.append(
             f"| {icon} {fmt.untrusted(m.module, cell=True)} | {fmt.seconds(m.base_seconds)} | "
             f"{fmt.seconds(m.head_seconds)}"
-            f" | {relative(m.change)} | {relative_interval(m.ci)} | {memory}"
+            f" | {relative(m.change)} ({fmt.delta('wall_time', m.base_seconds, m.head_seconds)})"
+            f" | {relative_interval(m.ci)} | {memory}"
             f" | {m.base_modules} → {m.head_modules} |"
         )
         sentences.extend(describe_new_heavy(m))

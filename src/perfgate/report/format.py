@@ -148,7 +148,7 @@ def percent(fraction: float, digits: int = 1) -> str:
         return "n/a"
     if round(fraction * 100, digits) == 0:
         return f"±{0:.{digits}f}%"
-    return f"{fraction * 100:+.{digits}f}%".replace("-", MINUS)
+    return f"{fraction * 100:+,.{digits}f}%".replace("-", MINUS)
 
 
 def share(fraction: float, digits: int = 1) -> str:

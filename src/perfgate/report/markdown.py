@@ -175,7 +175,8 @@ def red_findings(results: Results, quote: Callable[..., str] = untrusted) -> lis
     found = []
     if breakdown.imports:
         found += [
-            f"import {quote(m.module)} {relative(m.change)}"
+            f"import {quote(m.module)} {relative(m.change)} "
+            f"({delta('wall_time', m.base_seconds, m.head_seconds)})"
             for m in breakdown.imports.modules
             if m.verdict == "regression"
         ]
