@@ -36,6 +36,7 @@ RED_MENTIONS = (
     (re.compile(r"^🔴 \*\*Slower groups"), "slower group"),
     (re.compile(r"^🔴 \*\*Hungrier tests\*\*"), "hungrier test"),
     (re.compile(r"^🔴 \*\*Leak\*\*"), "a leak from"),
+    (re.compile(r"^🔴 \*\*Collection\*\*"), "collection +"),
 )
 
 
@@ -259,6 +260,16 @@ def test_charts_show_the_metric_that_decided_and_a_two_level_memory_not_a_repeat
     assert _titles(text) == ["wall time", "peak memory"]  # never CPU time, a repeat here
     assert "Base in blue, head in orange; the x axis is the run's order number" in text
     assert _titles(markdown.render_comment(results)) == ["wall time"]
+
+
+def test_a_slower_collection_is_red_and_named_in_the_headline():
+    collected = slower_test("collection", base_s=0.0224, head_s=0.0981)
+    suite = dataclasses.replace(suite_comparison(()), collection=collected)
+    text = markdown.render_comment(with_breakdown(make_results(), Breakdown(tests=suite)))
+    # 98.1 ms / 22.4 ms - 1 = 3.379 = +337.9%, by hand
+    assert text.splitlines()[0].endswith("not gated: 🔴 collection +337.9%")
+    assert "🔴 **Collection**: 22.4 ms → 98.1 ms" in text
+    assert_every_red_is_in_the_headline(text)
 
 
 def test_a_memory_growth_no_culprit_accounts_for_is_said_unexplained():

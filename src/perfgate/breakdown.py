@@ -799,8 +799,9 @@ def _tests_section(tests: TestsComparison, top: int) -> str:
         )
     collection = tests.collection
     if collection is not None and collection.verdict in ("regression", "improvement"):
+        red = "🔴 " if collection.verdict == "regression" else ""
         parts.append(
-            f"**Collection**: {fmt.seconds(collection.base_median)} → "
+            f"{red}**Collection**: {fmt.seconds(collection.base_median)} → "
             f"{fmt.seconds(collection.head_median)} ({relative(collection.change)}, "
             f"{relative_interval(collection.ci)}): imports at collection are paid by every run"
         )

@@ -196,6 +196,8 @@ def red_findings(results: Results, quote: Callable[..., str] = untrusted) -> lis
         elif items:
             found.append(f"{len(items)} {what.replace('test', 'tests', 1)}")
     found += [f"a leak from {quote(leak.first_test)}" for leak in tests.leaks]
+    if tests.collection is not None and tests.collection.verdict == "regression":
+        found.append(f"collection {percent(tests.collection.change)}")
     return found
 
 
