@@ -272,6 +272,15 @@ def test_a_slower_collection_is_red_and_named_in_the_headline():
     assert_every_red_is_in_the_headline(text)
 
 
+def test_unpaired_statistics_say_the_pairs_only_set_the_order():
+    text = markdown.render_comment(make_results())
+    details = text[text.index("<summary>Details</summary>") :]
+    assert "- run order seed: 5 (base and head run in pairs of shuffled order" in details
+    methods = {c.method for c in make_results().comparisons}
+    note = "(the pairs only set the run order: the runs are compared as two samples)"
+    assert (note in details) == any(m.startswith("unpaired") for m in methods)
+
+
 def test_a_memory_growth_no_culprit_accounts_for_is_said_unexplained():
     results = make_results(extra_mb=40)  # 50 MB on base, 90 MB on head
     results = with_breakdown(results, Breakdown(tests=suite_comparison(())))

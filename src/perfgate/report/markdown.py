@@ -516,7 +516,8 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
         lines.append(f"- command: {command_text(results.command)}")
     if results.seed is not None:
         lines.append(
-            f"- run order seed: {results.seed} (base and head interleaved in shuffled pairs)"
+            f"- run order seed: {results.seed} (base and head run in pairs of shuffled order, "
+            "so that a drifting machine hits both alike)"
         )
     thresholds = [f"{_label(c.metric)} {share(c.threshold, 0)}" for c in results.comparisons]
     if thresholds:
@@ -529,6 +530,7 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
         lines.append(
             f"- statistics: {'; '.join(methods)}; change: the Hodges-Lehmann shift (the median "
             "of all head/base run ratios, not the ratio of the medians), with its 95% interval"
+            + _unpaired_note(methods)
         )
     look = look_phrase(results)
     if look:
@@ -540,6 +542,14 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
         f"Python {_shown(env.python)}, {_shown(env.os)}, perfgate {_shown(env.perfgate)}"
     )
     return "<details><summary>Details</summary>\n\n" + "\n".join(lines) + "\n\n</details>"
+
+
+def _unpaired_note(methods: list[str]) -> str:
+    """Pairs set the run order; an unpaired test must say so beside them, or it reads as a
+    contradiction."""
+    if any(method.startswith("unpaired") for method in methods):
+        return " (the pairs only set the run order: the runs are compared as two samples)"
+    return ""
 
 
 def command_text(command: str) -> str:
