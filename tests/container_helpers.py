@@ -68,6 +68,13 @@ SECRET_VALUES = (TOKEN, *(f"secret-{n}" for n in range(1, 10)))
 NO_ENGINE = ("Cannot connect", "Is the docker daemon running", "permission denied while trying")
 
 
+def _engine_complaint(built: subprocess.CompletedProcess) -> str:
+    """The line of the build's output that says why there is no engine, cut to fit one line."""
+    lines = (built.stderr + built.stdout).splitlines()
+    said = next((line for line in lines if any(s in line for s in NO_ENGINE)), "no engine")
+    return said.strip()[:120]
+
+
 def build_image() -> Iterator[str]:
     """Build the image once; yields the container command.  Skips without an engine."""
     command = os.environ.get("CONTAINER", "docker")
@@ -78,7 +85,10 @@ def build_image() -> Iterator[str]:
         [command, "build", "-t", IMAGE, context], capture_output=True, text=True, timeout=1500
     )
     if built.returncode != 0 and any(s in built.stderr + built.stdout for s in NO_ENGINE):
-        pytest.skip(f"{command} cannot reach a container engine: {built.stderr.strip()[:200]}")
+        pytest.skip(
+            f"{command} cannot reach a container engine ({_engine_complaint(built)});"
+            " set CONTAINER to a docker-compatible command that can"
+        )
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     yield command
     subprocess.run([command, "rmi", IMAGE], capture_output=True, check=False)
