@@ -21,7 +21,7 @@ MENTION = re.compile(r"(?<![\w@`])@[A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9][\w.-]
 REFERENCE = re.compile(r"(?<![\w&])(?:[\w.-]+/[\w.-]+)?#\d+\b")
 #: Tags of perfgate's own reports; anything else came from outside.
 OWN_TAGS = frozenset(
-    {"p", "h3", "table", "thead", "tbody", "tr", "th", "td", "ul", "li", "strong", "em"}
+    {"p", "h3", "h4", "table", "thead", "tbody", "tr", "th", "td", "ul", "li", "strong", "em"}
     | {"code", "pre", "details", "summary", "sub"}
 )
 CODE_TAGS = frozenset({"code", "pre"})

@@ -116,6 +116,18 @@ def test_pass_headline_says_nothing_moved_beyond_its_threshold():
     assert gate.exit_code(results) == 0 and status_state(results) == "success"
 
 
+def test_a_failed_gate_gives_no_advice_on_getting_a_verdict():
+    """Memory regressed beyond doubt while wall time stayed undecided: the gate has its
+    verdict, and advice on more runs would only push the finding down the comment."""
+    results = make_results(runs=6, cv=0.2, extra_mb=30)
+    verdicts = {c.metric: c.verdict for c in results.comparisons}
+    assert verdicts["peak_memory"] == "regression" and verdicts["wall_time"] == "inconclusive"
+    text = markdown.render_comment(results)
+    assert text.startswith("### ❌ perfgate: fail: peak memory +")
+    assert "To get a verdict" not in text
+    assert "to get a verdict" not in console.render_gate(results)
+
+
 def noisy(runs: int = 6) -> Results:
     results = make_results(runs=runs, slowdown=1.04, cv=0.2)
     assert results.verdict == "pass"  # what the statistics say: nothing regressed

@@ -110,7 +110,8 @@ def test_run_text_can_neither_ping_link_embed_nor_close_a_section(payload: str) 
     text = markdown.render_comment(hostile_results(payload), marker="perfgate")
     assert outside_markup(text) == []
     seen = shown(text)
-    assert seen.tags.count("h3") == 2, "the headline and 'Which test, which import' only"
+    assert seen.tags.count("h3") == 1, "the headline only"
+    assert seen.tags.count("h4") == 1, "'Which test, which import', a size below the headline"
     assert seen.tags.count("details") == 3, "Details, charts and raw runs: perfgate's own"
     assert text.splitlines()[0] == "<!-- perfgate:perfgate -->"
 
@@ -143,7 +144,7 @@ def test_a_foreign_metric_side_and_verdict_are_text() -> None:
 def test_long_names_are_cut() -> None:
     name = "tests/test_x.py::test_" + "a" * 10_000
     text = markdown.render_comment(hostile_results(name), marker="perfgate")
-    evidence = text[text.index("### Which test, which import") :]
+    evidence = text[text.index("#### Which test, which import") :]
     evidence = evidence[: evidence.index("<details>")]
     # A table cell holds the first 199 characters and "…": "tests/test_x.py::test_" is 22.
     assert "| `tests/test_x.py::test_" + "a" * 177 + "…` |" in evidence
@@ -418,7 +419,7 @@ def test_a_comment_of_emoji_stays_within_the_limit_in_bytes() -> None:
     )  # fmt: skip
     text = markdown.render_comment(results, marker="perfgate")
     assert len(text.encode()) <= markdown.GITHUB_COMMENT_LIMIT
-    assert "### Which test, which import" in text
+    assert "#### Which test, which import" in text
 
 
 def test_a_rate_limit_without_retry_after_waits_a_minute_and_gives_up_in_time(

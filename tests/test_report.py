@@ -272,7 +272,7 @@ def test_size_limit_holds_with_hundreds_of_breakdown_rows(huge: Results) -> None
     results = Results(**{**huge.__dict__, "breakdown": Breakdown(notes=notes).to_json()})
     text = markdown.render_comment(results, run_url="https://example.invalid/run/1")
     assert len(text) <= markdown.GITHUB_COMMENT_LIMIT
-    assert "### Which test, which import" in text
+    assert "#### Which test, which import" in text
     assert text.rstrip().endswith("(https://example.invalid/run/1)</sub>")
 
 

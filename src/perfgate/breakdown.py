@@ -890,7 +890,7 @@ def render_breakdown_markdown(
         breakdown = Breakdown.from_json(breakdown)
     text = ""
     for top in (TOP, 5, 3, 1):
-        sections = ["### Which test, which import"]
+        sections = ["#### Which test, which import"]
         if breakdown.imports and breakdown.imports.modules:
             sections.append(render_imports_markdown(breakdown.imports))
         if breakdown.tests:

@@ -333,7 +333,10 @@ def _cheaper_routes(results: Results, c: Comparison) -> list[str]:
 def advice_lines(results: Results) -> list[str]:
     """How to get a verdict, said once, for the metrics without one: the minutes more runs
     would take at this run's pace (nobody adds 400 runs; many can wait 3 minutes), then
-    what would be cheaper, where it would."""
+    what would be cheaper, where it would.  A failed gate needs no advice: its verdict
+    is given, and more runs would only sharpen a regression already found."""
+    if results.verdict == "fail":
+        return []
     undecided = [c for c in results.comparisons if c.verdict == "inconclusive"]
     per_pair = _seconds_per_pair(results)
     have = min((len(side.samples) for side in results.sides.values()), default=0)
