@@ -8,9 +8,20 @@ FROM debian:bookworm-slim
 # would break the build whenever Debian replaces a package with its fix.
 # `apt-get clean` as well as the lists: the official image deletes the downloaded .debs by
 # itself (docker-clean), a base made some other way may not, and they are 130 MB.
+# valgrind counts the benchmark's instructions (`instructions: true`, callgrind; see
+# src/perfgate/instructions.py).  perf is not installed: Docker's default seccomp profile
+# refuses perf_event_open inside a container, and hosted runners expose no hardware
+# counters.  valgrind is not pinned either, for the reason above; both sides of a gate are
+# counted by the same valgrind, so its version cannot show as a change.  Of valgrind only
+# callgrind stays: the other tools and the static libraries for building tools are 60 MB
+# of the 91 MB it adds (docs/action.md).
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv git ca-certificates \
+        valgrind \
+    && find /usr/libexec/valgrind -maxdepth 1 -type f -name '*-linux' ! -name 'callgrind-*' -delete \
+    && find /usr/libexec/valgrind /usr/lib -path '*valgrind/*' \
+        \( -name '*.a' -o -name 'vgpreload_*' ! -name 'vgpreload_core-*' \) -delete \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 

@@ -122,6 +122,21 @@ def test_callgrind_totals_of_every_process_are_summed(tmp_path: Path) -> None:
     assert _callgrind_count(tmp_path / "nothing-here") is None
 
 
+def test_what_the_counted_run_wrote_besides_its_counts_is_not_followed(tmp_path: Path) -> None:
+    """The counted run owns its output folder: a symlink to a file of perfgate's and a FIFO
+    (whose read would never return) are skipped; a file's megabytes after its header are
+    never read (the summary is in the header)."""
+    secret = tmp_path / "secret"
+    secret.write_text("summary: 999999\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "callgrind.1").symlink_to(secret)
+    os.mkfifo(out / "callgrind.2")
+    (out / "callgrind.3").write_text("events: Ir\nsummary: 70\n" + "0 1\n" * 2_000_000)
+    (out / "callgrind.4").write_text("x" * (1 << 20) + "\nsummary: 5000\n")
+    assert _callgrind_count(out) == 70
+
+
 @needs_counter
 def test_run_single_attaches_counts_from_runs_of_their_own(tmp_path: Path) -> None:
     target = Target("run", (PY, "-c", "pass"), tmp_path, quiet_env(), 60, tmp_path / "logs")

@@ -27,13 +27,16 @@ would throw away most of what counting gains.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import contain
 from .errors import ConfigError
 from .measure import RunSpec, measure
 from .results import Sample
@@ -130,13 +133,34 @@ def _perf_count(text: str) -> int | None:
 
 
 _CALLGRIND_TOTAL = re.compile(r"^(?:totals|summary):\s*(\d+)", re.MULTILINE)
+#: How much of a counter's output file is read: callgrind writes its `summary:` line in
+#: the header (line 18 of valgrind 3.19's files), perf's file is a few lines; the rest of
+#: a callgrind file (megabytes per process, the per-function costs) is never needed.
+HEAD_BYTES = 64 * 1024
+
+
+def read_head(path: Path) -> str:
+    """The first HEAD_BYTES of `path` when it is a plain file, else "".
+
+    The counted run wrote the folder (as the side's user in the image): a symlink to a
+    file of perfgate's, a FIFO (a read that never returns) or gigabytes must not be
+    followed, waited on or read whole.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return ""
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            return ""
+        return file.read(HEAD_BYTES).decode(errors="replace")
 
 
 def _callgrind_count(out_dir: Path) -> int | None:
     """Sum the per-process totals; None when no process wrote one (killed early)."""
     total, found = 0, False
     for path in sorted(out_dir.glob("callgrind.*")):
-        match = _CALLGRIND_TOTAL.search(path.read_text(errors="replace"))
+        match = _CALLGRIND_TOTAL.search(read_head(path))
         if match:
             total += int(match.group(1))
             found = True
@@ -153,7 +177,11 @@ def count_instructions(spec: RunSpec, counter: Counter, order: int = -1) -> Samp
     passes on the command's exit code but not its death by a signal.)
     """
     with tempfile.TemporaryDirectory(prefix="perfgate-instructions-") as tmp:
-        out_dir = Path(tmp)
+        # The counter runs as the side's user (the image's bench users): its output folder
+        # is that user's, inside perfgate's private one.
+        out_dir = Path(tmp) / "out"
+        out_dir.mkdir()
+        contain.hand_over(out_dir, spec.account)
         out = out_dir / "stat.csv"
         if counter.method == "perf":
             perf_stat = ("stat", "-x", ",", "-e", "instructions:u", "-o", str(out), "--")
@@ -170,7 +198,7 @@ def count_instructions(spec: RunSpec, counter: Counter, order: int = -1) -> Samp
         )
         sample = measure(counted_spec, order=order)
         if counter.method == "perf":
-            count = _perf_count(out.read_text()) if out.exists() else None
+            count = _perf_count(read_head(out))
         else:
             count = _callgrind_count(out_dir)
     return dataclasses.replace(sample, instructions=count if sample.ok else None)
