@@ -25,6 +25,39 @@ CONFIG_FILE = ".perfgate.yml"
 
 
 @dataclass(frozen=True)
+class Budget:
+    """One absolute limit: `metric` of the whole benchmark, or the time of the tests that
+    `test` names (a test file, a test id, or a parametrized test's id without its brackets).
+
+    `key` and `text` are what the user wrote (`wall-time`, `2s`), for naming the budget in
+    every message and in the results; `limit` is in seconds or bytes.
+    """
+
+    key: str
+    metric: str
+    limit: float
+    text: str
+    test: str = ""
+
+
+#: Budget keys for the whole benchmark, and the metric of `results.METRIC_FIELDS` each limits.
+BUDGET_METRICS = {"wall-time": "wall_time", "cpu-time": "cpu_time", "peak-memory": "peak_memory"}
+#: The metric of a per-test budget: the test's own time (setup, call and teardown).
+TEST_TIME = "test_time"
+#: Units, case-sensitive.  Memory units are SI (kB = KB = 1000 bytes, MB = 10^6) or binary
+#: (KiB, MiB, GiB); `m`, `mb`, `Mb`, `M` and bare numbers are refused: each could mean two things.
+TIME_UNITS = {"min": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6}
+MEMORY_UNITS = {
+    "B": 1, "kB": 1000, "KB": 1000, "KiB": 2**10, "MB": 1000**2, "MiB": 2**20,
+    "GB": 1000**3, "GiB": 2**30,
+}  # fmt: skip
+_TIME_WORDS = "s, ms, us (or \u00b5s) or min, e.g. 2s or 200 ms"
+_MEMORY_WORDS = (
+    "B, kB (or KB), MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024), e.g. 200MB"
+)
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a gate or a run needs to know, validated.
 
@@ -62,6 +95,8 @@ class Config:
     seed: int | None = None
     breakdown: str | None = None
     imports: tuple[str, ...] = ()
+    #: Absolute limits on head (or on `perfgate run`'s runs): see budgets.py.
+    budgets: tuple[Budget, ...] = ()
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -92,6 +127,7 @@ class Config:
             "setup_timeout_s": self.setup_timeout_s,
             "venv": self.venv,
             "working_directory": self.working_directory,
+            "budgets": {b.key: b.text for b in self.budgets},
         }
 
 
@@ -196,6 +232,88 @@ def _parse_imports(key: str, value: Any) -> tuple[str, ...]:
     return cleaned
 
 
+def parse_budgets(key: str, value: Any) -> tuple[Budget, ...]:
+    """`budgets`: a mapping (`.perfgate.yml`), the same mapping as YAML text (the action
+    input), or `KEY=LIMIT` strings (each `--budget` flag).  Everything is checked now:
+    a budget misread as 2 ms instead of 2 s would fail every pull request."""
+    entries = _budget_entries(key, value)
+    return tuple(parse_budget(f"{key}: {name}", name, limit) for name, limit in entries)
+
+
+def _budget_entries(key: str, value: Any) -> list[tuple[Any, Any]]:
+    allowed = "a mapping such as {wall-time: 2s, peak-memory: 200MB}, or KEY=LIMIT per --budget"
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise _bad(key, value, allowed) from None
+        if value is None:
+            return []
+        if not isinstance(value, Mapping):
+            raise _bad(key, value, allowed)
+    if isinstance(value, Mapping):
+        return list(value.items())
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        entries = []
+        for item in value:
+            name, equals, limit = item.rpartition("=")  # a test id may hold '=', a limit never
+            if not equals or not name.strip():
+                raise _bad(key, item, "KEY=LIMIT, e.g. --budget wall-time=2s")
+            entries.append((name.strip(), limit))
+        return entries
+    raise _bad(key, value, allowed)
+
+
+def parse_budget(where: str, name: Any, limit: Any) -> Budget:
+    """One budget: a metric of the whole benchmark with a unit of its kind, or a test
+    file or test id (`tests/test_api.py`, `tests/test_api.py::test_x`) with a time."""
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{where}: not a budget name; {_BUDGET_KEYS}")
+    name = name.strip()
+    metric = BUDGET_METRICS.get(name.replace("_", "-"))
+    if metric is None and not _is_test_key(name):
+        raise ConfigError(f"{where}: unknown budget {name!r}; {_BUDGET_KEYS}")
+    if metric == "peak_memory":
+        amount = _amount(where, limit, MEMORY_UNITS, _MEMORY_WORDS)
+        return Budget(name, metric, amount, str(limit).strip())
+    units_words = _TIME_WORDS if metric else f"{_TIME_WORDS} (a test's budget is its time)"
+    seconds = _amount(where, limit, TIME_UNITS, units_words)
+    if metric is None:
+        return Budget(name, TEST_TIME, seconds, str(limit).strip(), test=name)
+    return Budget(name, metric, seconds, str(limit).strip())
+
+
+_BUDGET_KEYS = (
+    "expected wall-time, cpu-time, peak-memory, a test file (tests/test_api.py) or a test id "
+    "(tests/test_api.py::test_x)"
+)
+
+
+def _is_test_key(name: str) -> bool:
+    """A test file path ending in .py, optionally followed by ::names (a pytest node id)."""
+    path, _, rest = name.partition("::")
+    return path.endswith(".py") and not path.startswith("-") and (not _ or bool(rest.strip()))
+
+
+def _amount(where: str, value: Any, units: Mapping[str, float], words: str) -> float:
+    """A positive number with one of `units`; no unit, an unknown one or a unit of the other
+    kind (a time for a memory budget) is refused, naming what is allowed."""
+    text = value.strip() if isinstance(value, str) else None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?|\.\d+)\s*(\S+)", text or "")
+    if isinstance(value, bool) or not match:
+        hint = "; a number needs its unit" if isinstance(value, (int, float)) else ""
+        raise ConfigError(f"{where}: {value!r} is not allowed{hint}; expected {words}")
+    number, unit = float(match.group(1)), match.group(2)
+    if unit not in units:
+        raise ConfigError(
+            f"{where}: {value!r} is not allowed; unknown unit {unit!r}; expected {words}"
+        )
+    amount = number * units[unit]
+    if not math.isfinite(amount) or amount <= 0:
+        raise ConfigError(f"{where}: {value!r} is not allowed; expected a limit above 0 in {words}")
+    return amount
+
+
 def _parse_command(key: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, (list, tuple)):
         argv = tuple(str(v) for v in value)
@@ -232,6 +350,7 @@ PARSERS: Mapping[str, tuple[str, Any]] = {
     "seed": ("seed", _parse_int(0)),
     "breakdown": ("breakdown", _parse_breakdown),
     "imports": ("imports", _parse_imports),
+    "budgets": ("budgets", parse_budgets),
 }
 KEYS = tuple(PARSERS)
 
@@ -261,12 +380,20 @@ def apply(config: Config, values: Mapping[str, Any], source: str) -> Config:
             changes[name] = parse(normal, value)
         except ConfigError as error:
             raise ConfigError(f"{source}: {error}") from None
+        if normal == "budgets":  # one budget given again replaces it; the others stay
+            changes[name] = _merged_budgets(config.budgets, changes[name])
         if normal == "command":
             changes["command_text"] = (
                 str(value).strip() if isinstance(value, str) else shlex.join(changes[name])
             )
         sources[normal] = source
     return replace(config, **changes, sources=sources)
+
+
+def _merged_budgets(old: tuple[Budget, ...], new: tuple[Budget, ...]) -> tuple[Budget, ...]:
+    merged = {(b.metric, b.test): b for b in old}
+    merged.update({(b.metric, b.test): b for b in new})
+    return tuple(merged.values())
 
 
 def read_file(path: Path) -> dict[str, Any]:
@@ -336,6 +463,7 @@ def check(config: Config, *, require_command: bool = True) -> Config:
             "expected max-runs to be at least runs"
         )
     config = _check_venv(config)
+    _check_budget_runs(config)
     workdir = Path(config.working_directory)
     if workdir.is_absolute() or ".." in workdir.parts:
         raise ConfigError(
@@ -346,6 +474,18 @@ def check(config: Config, *, require_command: bool = True) -> Config:
         if path is not None:
             check_writable(key, path)
     return config
+
+
+def _check_budget_runs(config: Config) -> None:
+    """Budgets judged on fewer runs than their interval needs could never be over or met."""
+    from .budgets import LEVEL, fewest_runs  # budgets.py reads this module's Budget
+
+    if config.budgets and config.runs < fewest_runs():
+        raise ConfigError(
+            f"runs: {config.runs} runs cannot judge a budget (the median's interval at "
+            f"{LEVEL:.0%} per end needs at least {fewest_runs()} runs); use --runs "
+            f"{fewest_runs()} or more, or drop the budgets"
+        )
 
 
 def _check_venv(config: Config) -> Config:

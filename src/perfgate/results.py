@@ -122,6 +122,30 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class BudgetCheck:
+    """One absolute budget judged on one side's runs (budgets.py).
+
+    `key` and `text` name the budget as the user wrote it (`wall-time`, `2s`); `limit`,
+    `median` and the ends of `ci` are in seconds or bytes.  `ci` is the order-statistic
+    interval of the median whose ends each err at most `level`; `verdict` is `over`
+    (the interval wholly above the limit), `met` (wholly at or below), `near` (it
+    straddles the limit) or `not measured` (a per-test budget without per-test data).
+    `test` is the test file or id of a per-test budget, else empty.
+    """
+
+    key: str
+    metric: str
+    limit: float
+    text: str
+    verdict: str
+    median: float
+    ci: tuple[float, float]
+    runs: int
+    level: float
+    test: str = ""
+
+
+@dataclass(frozen=True)
 class Environment:
     """Where the runs happened, so that two results can be judged comparable."""
 
@@ -145,6 +169,11 @@ class Results:
     error: str | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
     breakdown: Mapping[str, Any] | None = None
+    budgets: tuple[BudgetCheck, ...] = ()
+
+    @property
+    def over_budget(self) -> tuple[BudgetCheck, ...]:
+        return tuple(b for b in self.budgets if b.verdict == "over")
 
     @property
     def regressions(self) -> tuple[Comparison, ...]:
@@ -163,7 +192,10 @@ class Results:
     @property
     def fails(self) -> bool:
         """Whether the exit code and the status say failure: a regression, or no verdict
-        with `inconclusive: fail` (an error is its own exit code and status)."""
+        with `inconclusive: fail` (an error is its own exit code and status).  A budget
+        over its limit fails a gate (its verdict says so) and a `perfgate run` alike."""
+        if self.verdict is None:
+            return bool(self.over_budget)
         if self.decision == NO_VERDICT:
             return self.settings.get("inconclusive", "pass") == "fail"
         return self.decision == "fail"
@@ -183,6 +215,8 @@ class Results:
             data["error"] = self.error
         if self.breakdown is not None:
             data["breakdown"] = self.breakdown
+        if self.budgets:
+            data["budgets"] = [_budget_to_json(b) for b in self.budgets]
         return data
 
     def dumps(self) -> str:
@@ -209,6 +243,7 @@ class Results:
             error=data.get("error"),
             settings=data.get("settings", {}),
             breakdown=data.get("breakdown"),
+            budgets=tuple(_budget_from_json(b) for b in data.get("budgets", [])),
         )
 
     @classmethod
@@ -259,6 +294,7 @@ _TOP_LEVEL_TYPES: dict[str, tuple[type, ...]] = {
     "error": (str, type(None)),
     "settings": (dict,),
     "breakdown": (dict, type(None)),
+    "budgets": (list,),
 }
 
 
@@ -321,4 +357,29 @@ def _comparison_from_json(data: Mapping[str, Any]) -> Comparison:
         "change": _number(comparison.change),
         "p_value": _number(comparison.p_value),
         "ci": (_number(ci[0]), _number(ci[1])),
+    })  # fmt: skip
+
+
+def _budget_to_json(b: BudgetCheck) -> dict[str, Any]:
+    data = {key: _finite_or_none(value) for key, value in asdict(b).items()}
+    data["ci"] = [v if math.isfinite(v) else None for v in b.ci]  # unbounded or none: null
+    return data
+
+
+#: What a budget's verdict may be, in a results file read from elsewhere.
+BUDGET_VERDICTS = ("over", "near", "met", "not measured")
+
+
+def _budget_from_json(data: Any) -> BudgetCheck:
+    budget = _known(BudgetCheck, data)
+    if budget.verdict not in BUDGET_VERDICTS:
+        raise ValueError(f"budgets: verdict {budget.verdict!r} is not one of {BUDGET_VERDICTS}")
+    ci = data.get("ci") or (None, None)
+    if not isinstance(ci, list) or len(ci) != 2:
+        raise ValueError("budgets: ci is not a pair of numbers")
+    low = -math.inf if ci[0] is None else float(ci[0])
+    high = math.inf if ci[1] is None else float(ci[1])
+    return BudgetCheck(**{
+        **asdict(budget), "limit": _number(budget.limit), "median": _number(budget.median),
+        "ci": (low, high),
     })  # fmt: skip

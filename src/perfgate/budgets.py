@@ -1,0 +1,137 @@
+"""Absolute budgets judged on one side's runs: numbers in, dataclasses out (pure).
+
+A budget says "head's median wall time is at most 2 s".  One run over the
+limit proves nothing on a shared runner, so a budget is judged with the same
+care as a change: by a distribution-free confidence interval of the median
+(the order statistics of the runs; no assumption about the shape of the
+noise), over only when the whole interval is above the limit, met only when
+it is wholly below, and `near` when it straddles the limit.
+
+The level: each end of the interval errs at most `stats.ALPHA` (1%), the
+gate's level per metric.  A budget is judged once, on the runs the gate
+ended with (a gate's looks decide when to stop measuring, by base against
+head; they do not test the budget), so it spends its 1% in one test:
+a median truly at or under the limit is called `over` at most 1% of the
+time, and one at or over it is called `met` at most 1% of the time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .config import TEST_TIME, Budget
+from .results import BudgetCheck, Side
+
+#: One-sided error of each end of the interval (see the module's docstring).
+LEVEL = 0.01
+OVER, NEAR, MET, NOT_MEASURED = "over", "near", "met", "not measured"
+
+
+def lower_rank(n: int, level: float = LEVEL) -> int:
+    """The largest l with P(Bin(n, 1/2) < l) <= level: then the median lies below the
+    l-th smallest run with probability at most `level` (and above the l-th largest
+    likewise).  0 when n runs are too few for `level` (0.5^n > level)."""
+    cumulative = 0.0
+    rank = 0
+    while rank < n:
+        cumulative += math.comb(n, rank) / 2**n  # P(Bin = rank)
+        if cumulative > level:
+            break
+        rank += 1
+    return rank
+
+
+def fewest_runs(level: float = LEVEL) -> int:
+    """Fewest runs whose interval has two finite ends at `level` (7 at 1%)."""
+    n = 1
+    while lower_rank(n, level) < 1:
+        n += 1
+    return n
+
+
+@dataclass(frozen=True)
+class MedianInterval:
+    median: float
+    low: float
+    high: float
+
+
+def median_interval(values: Sequence[float], level: float = LEVEL) -> MedianInterval:
+    """The median with its order-statistic interval [x_(l), x_(n+1-l)]; infinite ends
+    when the runs are too few for `level`."""
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        return MedianInterval(math.nan, -math.inf, math.inf)
+    rank = lower_rank(n, level)
+    median = (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
+    if rank < 1:
+        return MedianInterval(median, -math.inf, math.inf)
+    return MedianInterval(median, ordered[rank - 1], ordered[n - rank])
+
+
+def verdict(interval: MedianInterval, limit: float) -> str:
+    """over (wholly above the limit), met (wholly at or below it), else near."""
+    if interval.low > limit:
+        return OVER
+    if interval.high <= limit:
+        return MET
+    return NEAR
+
+
+def check(budget: Budget, values: Sequence[float], level: float = LEVEL) -> BudgetCheck:
+    """One budget against the runs' values of its metric."""
+    if not values:
+        return BudgetCheck(
+            budget.key, budget.metric, budget.limit, budget.text, NOT_MEASURED,
+            math.nan, (math.nan, math.nan), 0, level, budget.test,
+        )  # fmt: skip
+    found = median_interval(values, level)
+    return BudgetCheck(
+        budget.key, budget.metric, budget.limit, budget.text, verdict(found, budget.limit),
+        found.median, (found.low, found.high), len(values), level, budget.test,
+    )  # fmt: skip
+
+
+def judge(
+    budgets: Sequence[Budget],
+    side: Side,
+    test_runs: Sequence[Mapping[str, float]] = (),
+    level: float = LEVEL,
+) -> tuple[BudgetCheck, ...]:
+    """Every budget against `side`'s runs (a gate's head, or `perfgate run`'s runs).
+
+    `test_runs` holds, per run, each test id's seconds (the pytest plugin's documents);
+    a per-test budget without them, or naming no test that ran, is `not measured`.
+    """
+    checks = []
+    ok = [s for s in side.samples if s.ok]
+    for budget in budgets:
+        if budget.metric == TEST_TIME:
+            values = tests_seconds(budget.test, test_runs)
+        else:
+            values = [s.value(budget.metric) for s in ok]
+        checks.append(check(budget, values, level))
+    return tuple(checks)
+
+
+def covers(target: str, nodeid: str) -> bool:
+    """Whether a budget's `target` names this test: the test itself, its file, a class,
+    or a parametrized test's id without the brackets."""
+    return nodeid == target or nodeid.startswith((f"{target}::", f"{target}["))
+
+
+def tests_seconds(target: str, test_runs: Sequence[Mapping[str, float]]) -> list[float]:
+    """Per run, the seconds of all tests `target` names, summed; runs without any left out."""
+    totals = []
+    for run in test_runs:
+        times = [seconds for nodeid, seconds in run.items() if covers(target, nodeid)]
+        if times:
+            totals.append(sum(times))
+    return totals
+
+
+def over(checks: Sequence[BudgetCheck]) -> tuple[BudgetCheck, ...]:
+    return tuple(c for c in checks if c.verdict == OVER)
