@@ -147,6 +147,12 @@ def aggregate(documents: Sequence[Mapping[str, Any]]) -> dict[str, TestSamples]:
     }
 
 
+def seconds_per_run(documents: Sequence[Mapping[str, Any]]) -> list[dict[str, float]]:
+    """Per run, each test id's seconds (setup, call and teardown): what per-test budgets
+    are judged on, which need the runs apart to sum a file's tests run by run."""
+    return [{r["nodeid"]: _test_seconds(r) for r in document["tests"]} for document in documents]
+
+
 def test_order(documents: Sequence[Mapping[str, Any]]) -> list[str]:
     """Test ids in the order the first run met them (then any the others added)."""
     seen: dict[str, None] = {}

@@ -21,6 +21,7 @@ from .breakdown import render_breakdown_markdown
 from .errors import (
     EXIT_INFRASTRUCTURE,
     EXIT_PASS,
+    EXIT_REGRESSION,
     EXIT_USAGE,
     ConfigError,
     PerfgateError,
@@ -62,6 +63,9 @@ KEY_HELP: dict[str, str] = {
     "seed": "seed of the shuffled run order (default: random, recorded in the results)",
     "breakdown": "per-test breakdown: pytest, auto or none",
     "imports": "comma-separated modules whose import time and memory to compare",
+    "budgets": "an absolute limit, KEY=LIMIT, repeatable: wall-time=2s, cpu-time=1.5s, "
+    "peak-memory=200MB, tests/test_api.py=200ms; over it (the median's interval wholly "
+    "above) exits 1",
 }
 CONFIG_HELP = "configuration file (default: .perfgate.yml in the repository)"
 COUNT_KEYS = ("runs", "max-runs", "warmup", "seed")
@@ -75,7 +79,7 @@ THRESHOLD_SETTINGS = {
 BOOL_KEYS = ("venv", "instructions")
 RUN_KEYS = (
     "command", "runs", "warmup", "timeout", "json", "markdown", "working-directory",
-    "instructions",
+    "instructions", "budgets",
 )  # fmt: skip
 COMPARE_KEYS = (
     "time-threshold", "memory-threshold", "instructions-threshold", "inconclusive", "json",
@@ -161,6 +165,12 @@ def _add_keys(parser: argparse.ArgumentParser, keys: Sequence[str]) -> None:
         metavar = (
             "N" if key in ("runs", "max-runs", "warmup", "seed") else key.split("-")[0].upper()
         )
+        if key == "budgets":  # `--budget wall-time=2s --budget peak-memory=200MB`
+            parser.add_argument(
+                "--budget", "--budgets", dest=key, metavar="KEY=LIMIT", action="append",
+                help=KEY_HELP[key],
+            )  # fmt: skip
+            continue
         if key in BOOL_KEYS:
             parser.add_argument(
                 f"--{key}", dest=key, metavar="BOOL", nargs="?", const="true", help=KEY_HELP[key]
@@ -246,7 +256,9 @@ def run_command(args: argparse.Namespace, command: list[str]) -> int:
     cfg = _load(args, RUN_KEYS, command)
     results = run_only(cfg, Progress())
     print(console.render_run(results))
-    return EXIT_PASS if _write_outputs(results, cfg) else EXIT_INFRASTRUCTURE
+    if not _write_outputs(results, cfg):
+        return EXIT_INFRASTRUCTURE
+    return EXIT_REGRESSION if results.fails else EXIT_PASS  # a budget over its limit
 
 
 def compare_command(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import breakdown, contain, runner, sources, stats, workspace
+from . import breakdown, budgets, contain, runner, sources, stats, workspace
 from . import imports as imports_module
 from . import instructions as instructions_module
 from .config import Config
@@ -70,7 +70,9 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
     # group-sequential design: split evenly over the looks (breakdown.py).
     alpha = stats.ALPHA / len(plan.looks())
     try:
-        samples, evidence = _measure(config, plan, repo, shas, seed, alpha, progress, counter)
+        samples, evidence, test_runs = _measure(
+            config, plan, repo, shas, seed, alpha, progress, counter
+        )
     except ConfigError:
         raise
     except PerfgateError as error:
@@ -79,15 +81,16 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
         return _error_outcome(config, sides, seed, error, counter)
     sides = {side: Side(refs[side], shas[side], samples[side]) for side in SIDES}
     judgement = stats.judge(sides["base"], sides["head"], plan)
+    checks = budgets.judge(config.budgets, sides["head"], test_runs)
     results = _results(
         config,
         sides,
         seed,
-        verdict=judgement.verdict,
+        verdict="fail" if budgets.over(checks) else judgement.verdict,
         comparisons=judgement.comparisons,
         counter=counter,
     )
-    results = replace(results, breakdown=evidence)
+    results = replace(results, breakdown=evidence, budgets=checks)
     return Outcome(results, exit_code(results))
 
 
@@ -96,23 +99,41 @@ def run_only(config: Config, progress: Progress) -> Results:
     folder, no verdict (the seed's benchmark script grown up)."""
     counter = instructions_module.require_counter() if config.instructions else None
     cwd = (config.repo / config.working_directory).resolve()
+    per_test = any(b.test for b in config.budgets) and wants_pytest_breakdown(config)
     if not cwd.is_dir():
         raise ConfigError(f"working-directory: {config.working_directory!r} does not exist")
     env = workspace.benchmark_env(os.environ)
     check_command_exists(config.command, cwd, env)
     with tempfile.TemporaryDirectory(prefix="perfgate-logs-") as logs:
-        target = runner.Target("run", config.command, cwd, env, config.timeout_s, Path(logs))
+        if per_test:  # per-test budgets: the plugin records each test's time
+            env = breakdown.plugin_loader_env(Path(logs) / "pytest-plugin", env)
+        target = runner.Target(
+            "run", config.command, cwd, env, config.timeout_s, Path(logs),
+            run_file_env=breakdown.ENV_VAR if per_test else None,
+        )  # fmt: skip
         samples = runner.run_single(
             target, runs=config.runs, warmup=config.warmup, progress=progress, instructions=counter
         )
         progress.done()
+        test_runs = _test_runs(target, len(samples)) if per_test else []
+    side = Side(ref="", sha="", samples=samples)
     return Results(
         verdict=None,
-        sides={"run": Side(ref="", sha="", samples=samples)},
+        sides={"run": side},
         command=config.command_text,
         environment=capture(),
         settings={**config.settings(), **instructions_module.counter_settings(counter)},
+        budgets=budgets.judge(config.budgets, side, test_runs),
     )
+
+
+def _test_runs(target: runner.Target, runs: int) -> list[dict[str, float]]:
+    """Each run's per-test seconds, or none when the run's files are unusable (they are
+    the benchmark's: hostile input, never a crash; the budgets say `not measured`)."""
+    try:
+        return breakdown.seconds_per_run(breakdown.collect_pytest_breakdown(target.run_files(runs)))
+    except Exception:  # noqa: BLE001
+        return []
 
 
 def plan_for(config: Config) -> stats.Plan:
@@ -210,7 +231,9 @@ def _measure(
     alpha: float,
     progress: Progress,
     counter: instructions_module.Counter | None = None,
-) -> tuple[dict[str, tuple[Sample, ...]], dict | None]:
+) -> tuple[dict[str, tuple[Sample, ...]], dict | None, list[dict[str, float]]]:
+    """Both sides' runs, the per-test and per-import evidence, and head's per-test seconds
+    of each run (for per-test budgets)."""
     with (
         tempfile.TemporaryDirectory(prefix="perfgate-logs-") as logs,
         workspace.checkouts(repo, shas) as trees,
@@ -263,7 +286,8 @@ def _measure(
         progress.done()
         samples = {"base": base_samples, "head": head_samples}
         evidence = _evidence(config, targets, samples, alpha, progress, notes)
-    return samples, evidence
+        test_runs = _test_runs(targets["head"], len(head_samples)) if per_test else []
+    return samples, evidence, test_runs
 
 
 #: Why a pytest benchmark has no per-test data when pytest could not import the plugin.

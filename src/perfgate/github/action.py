@@ -31,6 +31,8 @@ from ..errors import (
 )
 from ..gate import Outcome, run_gate
 from ..progress import Progress
+from ..report.budgets import over_phrases
+from ..report.format import one_line
 from ..report.markdown import render_comment
 from ..results import Results, Side
 from . import actions, image
@@ -41,7 +43,7 @@ from .publish import publish
 GATE_INPUTS = (
     "command", "setup", "setup-timeout", "base", "head", "runs", "max-runs", "warmup", "timeout",
     "time-threshold", "memory-threshold", "instructions", "instructions-threshold",
-    "inconclusive", "working-directory",
+    "inconclusive", "working-directory", "budgets",
 )  # fmt: skip
 #: Inputs that only the Action has.
 ACTION_ONLY_INPUTS = (
@@ -418,6 +420,8 @@ def _annotate(outcome: Outcome) -> None:
             ),
             flush=True,
         )
+    for phrase in over_phrases(results, one_line):
+        print(actions.error(f"over budget: {phrase}"), flush=True)
     if results.verdict == "error":
         print(actions.error(results.error or "the gate failed"), flush=True)
 

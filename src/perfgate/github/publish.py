@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..report.format import label, percent
+from ..report.budgets import over_phrases
+from ..report.format import label, one_line, percent
 from ..report.markdown import GITHUB_COMMENT_LIMIT, marker_comment
 from ..results import NO_VERDICT, Results
 from .actions import Event
@@ -67,7 +68,8 @@ def status_description(results: Results) -> str:
     if results.verdict == "error":
         lines = (results.error or "the gate failed").strip().splitlines() or ["the gate failed"]
         return _cut(f"error: {lines[0]}")
-    moved, rest = [], []
+    moved = [f"over budget: {phrase}" for phrase in over_phrases(results, one_line)]
+    rest = []
     for c in results.comparisons:
         phrase = _metric_phrase(c.metric, c.verdict, c.change)
         (moved if c.verdict in ("regression", "improvement") else rest).append(phrase)

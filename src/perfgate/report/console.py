@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from .. import stats
 from ..breakdown import culprit_lines
 from ..results import Results, Side
+from . import budgets
 from .format import interval, label, one_line, quantity, share
 from .markdown import (
     advice_lines,
@@ -85,11 +86,20 @@ def render_run(results: Results) -> str:
     if not ok:
         return lines[0]
     rows, warnings = _run_rows(side)
-    lines += ["", *table(rows, [False] + [True] * 6)]
+    lines += ["", *table(rows, [False] + [True] * 6), *_budget_lines(results)]
     if len(ok) == 1:
         warnings.append("warning: a single run says nothing about noise; add runs")
     warnings += [f"warning: {w}" for w in stats.noise_warnings(side, name)]
     return "\n".join(lines + ([""] + warnings if warnings else []))
+
+
+def _budget_lines(results: Results) -> list[str]:
+    """The budgets table, then each budget over its limit named (a run's own verdict)."""
+    if not results.budgets:
+        return []
+    rows = budgets.console_rows(results, one_line)
+    lines = ["", *table(rows, [False, True, True, True, True, False])]
+    return lines + [f"over budget: {phrase}" for phrase in budgets.over_phrases(results, one_line)]
 
 
 def _headline(results: Results, color: bool) -> str:
@@ -123,6 +133,7 @@ def render_gate(results: Results, *, color: bool = False) -> str:
     lines = [_headline(results, color)]
     if results.comparisons:
         lines += ["", *table(_gate_rows(results), [False, True, True, True, True, True, False])]
+    lines += _budget_lines(results)
     culprits = culprit_lines(results.breakdown) if results.breakdown else []
     culprits += [f"not explained: {line}" for line in unexplained_lines(results)]
     if culprits:

@@ -30,6 +30,7 @@ from ..results import (
     Side,
     measured_metrics,
 )
+from . import budgets
 from .chart import chart_sides, mermaid_runs
 from .format import (
     METRIC_LABELS,
@@ -106,14 +107,18 @@ def headline(results: Results, quote: Callable[..., str] = untrusted) -> str:
     shows outside text: inline code here, one plain line in a terminal.
     """
     decision = results.decision
+    over = budgets.over_phrases(results, quote)
     if decision is None:
         runs = sum(len(side.samples) for side in results.sides.values())
-        return f"### ℹ️ perfgate: {runs} run{'s' if runs != 1 else ''} measured"
+        text = f"{runs} run{'s' if runs != 1 else ''} measured"
+        return f"### {'❌' if over else 'ℹ️'} perfgate: {text}" + (
+            f"; 🔴 {named_list(over)}" if over else ""
+        )
     icon = HEADLINE_ICONS.get(decision, "ℹ️")
     if decision == "error":
         lines = (results.error or "the gate failed").strip().splitlines() or ["the gate failed"]
         return f"### {icon} perfgate: error — {quote(lines[0], limit=HEADLINE_ERROR_CHARS)}"
-    gated = [f"{_label(c.metric)} {change_words(c)}" for c in results.regressions]
+    gated = [f"{_label(c.metric)} {change_words(c)}" for c in results.regressions] + over
     others = named_list(red_findings(results, quote))
     if decision == "fail":
         text = "fail: " + ", ".join(gated) + (f"; also 🔴 {others}" if others else "")
@@ -799,7 +804,7 @@ def _render(
     footer = f"<sub>[perfgate run]({run_url})</sub>" if run_url else ""
     # Room kept for the closing lines: the footer and a note naming every section.
     reserve = len(footer) + len(_cut_note([s.name for s in OPTIONAL_SECTIONS], max_chars)) + 4
-    table = metric_table(results)
+    table = "\n\n".join(t for t in (metric_table(results), budgets.markdown_table(results)) if t)
     # A failed gate's story is its error; the runs measured before it come after.
     error_budget = max_chars - len(_join([top, table])) - reserve - 2
     error = error_section(results, error_budget)
