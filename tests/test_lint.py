@@ -14,7 +14,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-WORKFLOWS = sorted(str(p) for p in (ROOT / "examples" / "workflows").glob("*.yml"))
+#: The examples users copy, and this repository's own release workflow.
+WORKFLOW_FOLDERS = (ROOT / "examples" / "workflows", ROOT / ".github" / "workflows")
+WORKFLOWS = sorted(str(p) for folder in WORKFLOW_FOLDERS for p in folder.glob("*.yml"))
 ACTIONS = ("action.yml", "on-runner/action.yml")
 
 
