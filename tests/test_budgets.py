@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -184,3 +187,23 @@ def test_per_test_budgets_sum_the_tests_they_name_per_run() -> None:
     assert budgets.tests_seconds("tests/a.py::test_x", runs) == pytest.approx([0.5, 0.6])
     assert budgets.tests_seconds("tests/a.py::test_y", runs) == pytest.approx([0.1, 0.1])
     assert budgets.tests_seconds("tests/b.py", runs) == []
+
+
+def test_compare_rejudges_the_recorded_budgets_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    walls = [0.5 + k / 100 for k in range(8)]  # every run 10 times the 50 ms budget
+    results = Results(
+        verdict="pass",
+        sides={"base": side(walls), "head": side(walls)},
+        settings={"runs": 8, "max_runs": 8, "budgets": {"wall-time": "50ms"}},
+    )
+    path = tmp_path / "gate.json"
+    path.write_text(results.dumps())
+    compare = [sys.executable, "-m", "perfgate", "compare", str(path)]
+    done = subprocess.run(compare, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "wall time over its 50ms budget (median 535 ms)" in done.stdout.splitlines()[0]
+    data = results.to_json()
+    data["settings"]["budgets"] = {"wall-time": "50 parsecs"}
+    path.write_text(json.dumps(data))
+    done = subprocess.run(compare, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "settings.budgets: wall-time" in done.stderr

@@ -21,8 +21,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .config import TEST_TIME, Budget
-from .results import BudgetCheck, Side
+from .config import TEST_TIME, Budget, parse_budgets
+from .results import BudgetCheck, Results, Side
 
 #: One-sided error of each end of the interval (see the module's docstring).
 LEVEL = 0.01
@@ -115,6 +115,18 @@ def judge(
             values = [s.value(budget.metric) for s in ok]
         checks.append(check(budget, values, level))
     return tuple(checks)
+
+
+def rejudge(source: Results, head: Side) -> tuple[BudgetCheck, ...]:
+    """`perfgate compare`: the budgets the source recorded (`settings.budgets`), judged again
+    on `head`; per-test budgets as the source judged them (their per-test runs are not kept
+    in the results).  A recorded budget that does not parse is refused (exit 2) as a flag
+    would be: the results file may come from elsewhere."""
+    recorded = parse_budgets("settings.budgets", source.settings.get("budgets") or {})
+    judged = {c.key: c for c in source.budgets if c.test}
+    whole = judge([b for b in recorded if not b.test], head)
+    per_test = [judged.get(b.key) or check(b, []) for b in recorded if b.test]
+    return whole + tuple(per_test)
 
 
 def covers(target: str, nodeid: str) -> bool:

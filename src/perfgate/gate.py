@@ -180,8 +180,9 @@ def rejudge(
             f"{fewest:.3g}); record at least {_fewest_runs(level)} runs per side"
         )
     judgement = stats.judge(base, head, plan)
+    checks = budgets.rejudge(source, head)
     results = Results(
-        verdict=judgement.verdict,
+        verdict="fail" if budgets.over(checks) else judgement.verdict,
         sides={"base": base, "head": head},
         comparisons=judgement.comparisons,
         command=source.command,
@@ -189,6 +190,7 @@ def rejudge(
         seed=source.seed,
         settings={**settings, **plan.settings()},
         breakdown=source.breakdown if gate_results else None,
+        budgets=checks,
     )
     return Outcome(results, exit_code(results))
 
