@@ -187,6 +187,9 @@ def test_per_test_budgets_sum_the_tests_they_name_per_run() -> None:
     assert budgets.tests_seconds("tests/a.py::test_x", runs) == pytest.approx([0.5, 0.6])
     assert budgets.tests_seconds("tests/a.py::test_y", runs) == pytest.approx([0.1, 0.1])
     assert budgets.tests_seconds("tests/b.py", runs) == []
+    written = (math.nan, "1", -1.0, True, math.inf, 0.4)
+    hostile = [{"tests/a.py::t": value} for value in written]
+    assert budgets.tests_seconds("tests/a.py", hostile) == [0.4]  # what the run wrote: checked
 
 
 def test_compare_rejudges_the_recorded_budgets_and_refuses_a_bad_one(tmp_path: Path) -> None:

@@ -137,3 +137,26 @@ def test_run_reports_a_budget_near_its_limit_as_near(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "near (the interval straddles the limit)" in result.stdout
+
+
+def test_run_judges_a_per_test_budget_from_the_plugin(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_api.py").write_text(
+        "import time\n\ndef test_x():\n    end = time.perf_counter() + 0.3\n"
+        "    while time.perf_counter() < end:\n        pass\n\n"
+        "def test_y():\n    assert True\n"
+    )
+    out = tmp_path / "run.json"
+    result = perfgate(
+        "run", "--runs", "7", "--warmup", "0", "--json", str(out),
+        "--budget", "tests/test_api.py::test_x=50ms", "--budget", "tests/test_api.py=1min",
+        "--budget", "tests/test_gone.py=1s",
+        "--", PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert budget_verdicts(json.loads(out.read_text())) == {
+        "tests/test_api.py::test_x": "over", "tests/test_api.py": "met",
+        "tests/test_gone.py": "not measured",
+    }  # fmt: skip
+    assert not list(tmp_path.glob("*.json*"))[1:]  # the plugin's files stay in perfgate's folder

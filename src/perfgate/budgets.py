@@ -139,10 +139,20 @@ def tests_seconds(target: str, test_runs: Sequence[Mapping[str, float]]) -> list
     """Per run, the seconds of all tests `target` names, summed; runs without any left out."""
     totals = []
     for run in test_runs:
-        times = [seconds for nodeid, seconds in run.items() if covers(target, nodeid)]
+        times = [t for nodeid, t in run.items() if covers(target, nodeid) and _seconds(t)]
         if times:
             totals.append(sum(times))
     return totals
+
+
+def _seconds(value: object) -> bool:
+    """A test's time from a run's document (the run wrote it: NaN, text or -1 are left out)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and value >= 0
+        and (math.isfinite(value))
+    )
 
 
 def over(checks: Sequence[BudgetCheck]) -> tuple[BudgetCheck, ...]:
