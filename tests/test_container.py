@@ -25,6 +25,7 @@ from container_helpers import (
     Run,
     cancel,
     chown_tree,
+    dump,
     finish,
     next_step,
     not_runner_owned,
@@ -185,3 +186,57 @@ def test_cancelling_the_job_leaves_no_worktree_nothing_root_owned_and_no_success
     listed = next_step(repo.path, "git worktree list --porcelain | grep -c '^worktree '")
     assert listed.stdout.strip() == "1", listed.stdout + listed.stderr
     assert_next_step_works(run, repo.path)
+
+
+def shell_loop(steps: int) -> str:
+    """A benchmark whose instruction count grows with `steps`: about 11,000 instructions a
+    step in dash (the image's sh), 240,000 to start, so 2,000 steps take 23 million: 1.5 s
+    under callgrind, 13 ms without it."""
+    return f"i=0\nwhile [ $i -lt {steps} ]; do i=$((i + 1)); done\n"
+
+
+def test_instructions_in_the_image_find_a_two_percent_change_in_five_runs(
+    container: str, tmp_path: Path, github_server
+) -> None:
+    """`instructions: true` counts in the image, as each side's bench user, with a few
+    counted runs per side: identical code is unchanged, 2% more steps is a regression."""
+    files = {"bench.sh": shell_loop(2000), ".gitignore": ".perfgate/\n"}
+    repo = make_repo(tmp_path / "workspace", files, "base")
+    base = repo.sha()
+    inputs = {"command": "sh bench.sh", "instructions": "true"}
+    same = repo.commit({"README.md": "docs only\n"}, "same code")
+    first = run_action(
+        container, tmp_path, github_server, repo.path, event(tmp_path, base, same), same,
+        **inputs,
+    )  # fmt: skip
+    assert first.result.returncode == 0, first.log
+    results = json.loads((repo.path / first.outputs["results-json"]).read_text())
+    counts = {
+        side: [s["instructions"] for s in results["sides"][side]["samples"]]
+        for side in ("base", "head")
+    }
+    assert instructions_verdict(results) == "unchanged", dump(counts)
+    assert results["settings"]["instructions_counter"].startswith("valgrind --tool=callgrind")
+
+    chown_tree(repo.path, 0)  # the test's own git commands run as root
+    head = repo.commit({"bench.sh": shell_loop(2040)}, "2% more steps")
+    second = run_action(
+        container, tmp_path, github_server, repo.path, event(tmp_path, base, head), head,
+        **inputs,
+    )  # fmt: skip
+    assert second.result.returncode == 1, second.log
+    assert "instructions" in second.outputs["regressions"].split(",")
+    results = json.loads((repo.path / second.outputs["results-json"]).read_text())
+    comparison = next(c for c in results["comparisons"] if c["metric"] == "instructions")
+    assert comparison["verdict"] == "regression"
+    # 40 more steps of about 11,000 instructions on 23 million: +1.98%, by hand.
+    assert 0.015 < comparison["change"] < 0.025, comparison
+    for side in ("base", "head"):
+        samples = results["sides"][side]["samples"]
+        assert len(samples) == 5
+        assert sum(s["instructions"] is not None for s in samples) >= 3
+    assert_next_step_works(second, repo.path)
+
+
+def instructions_verdict(results: dict) -> str:
+    return next(c["verdict"] for c in results["comparisons"] if c["metric"] == "instructions")
