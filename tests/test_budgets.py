@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from markdown_check import outside_markup
 from scipy import stats as scipy_stats
 
 from perfgate import budgets, config
 from perfgate.errors import ConfigError
-from perfgate.results import Results, Sample, Side
+from perfgate.report import markdown
+from perfgate.results import BudgetCheck, Results, Sample, Side
 
 
 def load(tmp_path: Path, *layers: tuple[str, dict]) -> config.Config:
@@ -210,3 +213,17 @@ def test_compare_rejudges_the_recorded_budgets_and_refuses_a_bad_one(tmp_path: P
     path.write_text(json.dumps(data))
     done = subprocess.run(compare, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "settings.budgets: wall-time" in done.stderr
+
+
+def test_budgets_from_a_hostile_results_file_are_text_in_the_comment() -> None:
+    hostile = "tests/x.py::t[@org/team | <img src=x> ``` </details> #12]"
+    check = BudgetCheck(
+        hostile, "test_time", 0.05, "50ms | <b>bold</b> @someone", "over", 0.4, (0.3, 0.5), 7,
+        0.01, hostile,
+    )  # fmt: skip
+    results = Results(verdict="fail", sides={"head": side([1.0] * 7)}, budgets=(check,))
+    body = markdown.render_comment(results)
+    assert outside_markup(body) == []
+    row = next(line for line in body.splitlines() if line.startswith("| `"))
+    assert len(re.findall(r"(?<!\\)\|", row)) == 7  # six cells: the pipes inside are escaped
+    assert "over its" in next(line for line in body.splitlines() if line.startswith("### "))

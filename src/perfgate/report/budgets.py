@@ -60,6 +60,22 @@ def over_phrases(results: Results, quote: Callable[..., str] = untrusted) -> lis
     ]
 
 
+#: Why a budget has no verdict: per-test data come from perfgate's pytest plugin.
+NOT_MEASURED = (
+    "not measured: no test ran under this name, or the runs had no per-test data (the "
+    "benchmark is not pytest, or pytest did not load perfgate's plugin); never failed"
+)
+
+
+def notes(results: Results, quote: Callable[..., str]) -> list[str]:
+    """One line per budget without a verdict, saying why."""
+    return [
+        f"{budget_name(c, quote)}: {NOT_MEASURED}"
+        for c in results.budgets
+        if c.verdict == "not measured"
+    ]
+
+
 def markdown_table(results: Results) -> str:
     """The budgets table, right under the metrics: one row per budget."""
     checks = results.budgets
@@ -77,7 +93,8 @@ def markdown_table(results: Results) -> str:
             f"{_amount(c, c.median) if c.runs else '—'} | {_range(c)} | {c.runs} | "
             f"{BUDGET_ICONS.get(c.verdict, '')} {BUDGET_WORDS.get(c.verdict, 'unknown')} |"
         )
-    return "\n".join(rows)
+    said = [f"- ⚪ {line}" for line in notes(results, untrusted)]
+    return "\n".join(rows) + ("\n\n" + "\n".join(said) if said else "")
 
 
 def console_rows(results: Results, quote: Callable[..., str]) -> list[list[str]]:

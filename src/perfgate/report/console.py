@@ -99,7 +99,8 @@ def _budget_lines(results: Results) -> list[str]:
         return []
     rows = budgets.console_rows(results, one_line)
     lines = ["", *table(rows, [False, True, True, True, True, False])]
-    return lines + [f"over budget: {phrase}" for phrase in budgets.over_phrases(results, one_line)]
+    lines += [f"over budget: {phrase}" for phrase in budgets.over_phrases(results, one_line)]
+    return lines + [f"note: {line}" for line in budgets.notes(results, one_line)]
 
 
 def _headline(results: Results, color: bool) -> str:
