@@ -422,3 +422,39 @@ def test_the_action_and_the_cli_import_without_pytest() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "imported"
+
+
+def test_shards_post_nothing_and_the_merge_step_publishes_one_verdict(
+    tmp_path: Path, github_server
+) -> None:
+    """Two shard steps (`shard: K/2`) then a merge step (`merge:` a glob), as the matrix
+    workflow runs them: the shards pass without a word to GitHub, the merge fails the
+    planted memory regression and posts one status and one comment."""
+    repo, base, head = workspace(tmp_path, head_mb=60)
+    for k in (1, 2):
+        result, outputs, _ = run_entrypoint(
+            tmp_path, github_server, repo, event(tmp_path, base, head), head, shard=f"{k}/2"
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert outputs["verdict"] == "shard" and outputs["regressions"] == ""
+        target = repo.path / "shards" / f"perfgate-shard-{k}"
+        target.mkdir(parents=True)
+        (repo.path / outputs["results-json"]).rename(target / "perfgate-results.json")
+    assert github_server.requests == []
+    result, outputs, summary = run_entrypoint(
+        tmp_path, github_server, repo, event(tmp_path, base, head), head,
+        merge="shards/*/perfgate-results.json",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "::group::perfgate: merging the shards' results" in result.stdout
+    assert outputs["verdict"] == "fail" and "peak_memory" in outputs["regressions"]
+    (status,) = github_server.statuses[(REPO, head)]
+    assert status["state"] == "failure"
+    (comment,) = github_server.comments[(REPO, 12)]
+    assert "2 shards, base and head compared within each" in comment["body"]
+    assert "2 shards, base and head compared within each" in summary
+    nothing, _, _ = run_entrypoint(
+        tmp_path, github_server, repo, event(tmp_path, base, head), head, merge="none/*.json"
+    )
+    assert nothing.returncode == 2
+    assert "merge: no file in the workspace matches 'none/*.json'" in nothing.stdout

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, config, stats
+from . import __version__, config, shards, stats
 from .breakdown import render_breakdown_markdown
 from .errors import (
     EXIT_INFRASTRUCTURE,
@@ -66,6 +66,8 @@ KEY_HELP: dict[str, str] = {
     "budgets": "an absolute limit, KEY=LIMIT, repeatable: wall-time=2s, cpu-time=1.5s, "
     "peak-memory=200MB, tests/test_api.py=200ms; over it (the median's interval wholly "
     "above) exits 1",
+    "shard": "run shard K of N of a gate spread over a CI matrix (e.g. 2/3): exactly `runs` "
+    "pairs, no verdict, exit 0 once the results are written; then perfgate merge",
 }
 CONFIG_HELP = "configuration file (default: .perfgate.yml in the repository)"
 COUNT_KEYS = ("runs", "max-runs", "warmup", "seed")
@@ -81,6 +83,7 @@ RUN_KEYS = (
     "command", "runs", "warmup", "timeout", "json", "markdown", "working-directory",
     "instructions", "budgets",
 )  # fmt: skip
+MERGE_KEYS = ("json", "markdown")
 COMPARE_KEYS = (
     "time-threshold", "memory-threshold", "instructions-threshold", "inconclusive", "json",
     "markdown",
@@ -154,6 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare BASE.json (its run or base side) against HEAD.json (its run or "
         "head side); with one gate results file, re-judge its base and head.",
     )
+    merge = commands.add_parser(
+        "merge",
+        help="merge the results of every shard of a gate into one verdict",
+        description="Merge the results files of `perfgate gate --shard K/N` (one per shard, "
+        "each from its own runner) into one verdict, report and exit code, as gate would "
+        "give them: base and head are compared within each shard (van Elteren's stratified "
+        "test), so that runners of different speeds do not count as change. Example: "
+        "perfgate merge shard-*.json --json perf.json",
+    )
+    merge.add_argument("shard_json", metavar="SHARD.json", nargs="+")
+    _add_keys(merge, MERGE_KEYS)
+
     compare.add_argument("base_json", metavar="BASE.json")
     compare.add_argument("head_json", metavar="HEAD.json", nargs="?")
     _add_keys(compare, COMPARE_KEYS)
@@ -212,6 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"{args.subcommand}: takes no command after --")
         if args.subcommand == "publish":
             return publish_command(args)
+        if args.subcommand == "merge":
+            return merge_command(args)
         return compare_command(args)
     except ConfigError as error:
         print(f"perfgate: error: {error}", file=sys.stderr)
@@ -248,7 +265,30 @@ def _load(
 def gate_command(args: argparse.Namespace, command: list[str]) -> int:
     cfg = _load(args, config.KEYS, command)
     outcome = run_gate(cfg, Progress())
+    if outcome.results.shard is not None and outcome.results.verdict != "error":
+        return _finish_shard(outcome, cfg)
     return _finish(outcome, cfg)
+
+
+def _finish_shard(outcome: Outcome, cfg: config.Config) -> int:
+    """A shard decides nothing: say what it measured and where its results went."""
+    results = outcome.results
+    index, count = results.shard["index"], results.shard["count"]
+    runs = ", ".join(f"{name} {len(side.samples)}" for name, side in results.sides.items())
+    where = f" in {cfg.json_path}" if cfg.json_path else " (give --json FILE to keep them)"
+    print(
+        f"shard {shards.label(index, count)}: runs {runs}; seed {results.seed}; results"
+        f"{where}; no verdict until every shard is merged (perfgate merge)"
+    )
+    return outcome.exit_code if _write_outputs(results, cfg) else EXIT_INFRASTRUCTURE
+
+
+def merge_command(args: argparse.Namespace) -> int:
+    """The shards' results into one verdict, exactly as `gate` gives it."""
+    cfg = _load(args, MERGE_KEYS, [], needs_command=False)
+    named = [(path, shards.read(Path(path))) for path in args.shard_json]
+    results, code = shards.merge(named)
+    return _finish(Outcome(results, code), cfg)
 
 
 def run_command(args: argparse.Namespace, command: list[str]) -> int:
@@ -292,7 +332,13 @@ def publish_command(args: argparse.Namespace) -> int:
     """Post a saved verdict: publishing is this command's whole job, so any trouble, a
     read-only token's 403 included, is exit 4 (a misconfigured workflow_run job should
     go red), while a wrong pull request number or commit is exit 2 before any post."""
-    results = _read_results(Path(args.results_json))
+    results = _read_results(Path(args.results_json), "publish")
+    if results.shard is not None:
+        raise ConfigError(
+            f"publish: {args.results_json} is the results of shard "
+            f"{results.shard.get('index')!r} of {results.shard.get('count')!r}, which decides "
+            "nothing alone; merge every shard first (perfgate merge) and publish that"
+        )
     environ = os.environ
     token = environ.get("GITHUB_TOKEN", "")
     if not token:
@@ -349,7 +395,7 @@ def _recorded_thresholds(source: Results, cfg: config.Config) -> dict[str, Any]:
     return settings
 
 
-def _read_results(path: Path) -> Results:
+def _read_results(path: Path, command: str = "compare") -> Results:
     """A results file, refused (exit 2, the field named) when any part of it is unreadable.
 
     The breakdown is rendered once here, so that a corrupt one stops now with its
@@ -358,16 +404,16 @@ def _read_results(path: Path) -> Results:
     try:
         results = Results.read(path)
     except FileNotFoundError:
-        raise ConfigError(f"compare: {path} does not exist") from None
+        raise ConfigError(f"{command}: {path} does not exist") from None
     except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
-        raise ConfigError(f"compare: {path} is not a perfgate results file: {error}") from None
+        raise ConfigError(f"{command}: {path} is not a perfgate results file: {error}") from None
     if results.breakdown is not None:
         try:
             render_breakdown_markdown(results.breakdown)
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
             what = f"field {error.args[0]!r} missing" if isinstance(error, KeyError) else error
             raise ConfigError(
-                f"compare: {path} is not a perfgate results file: breakdown: {what}"
+                f"{command}: {path} is not a perfgate results file: breakdown: {what}"
             ) from None
     return results
 

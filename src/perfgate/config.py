@@ -97,6 +97,8 @@ class Config:
     imports: tuple[str, ...] = ()
     #: Absolute limits on head (or on `perfgate run`'s runs): see budgets.py.
     budgets: tuple[Budget, ...] = ()
+    #: This job's share of a gate spread over a CI matrix: (K, N) for shard K of N.
+    shard: tuple[int, int] | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -314,6 +316,21 @@ def _amount(where: str, value: Any, units: Mapping[str, float], words: str) -> f
     return amount
 
 
+def _parse_shard(key: str, value: Any) -> tuple[int, int] | None:
+    """`2/3` -> (2, 3): shard 2 of 3; empty or `none` -> no shards."""
+    allowed = "K/N, this job's shard K of N shards (1 <= K <= N, N at most 100), e.g. 2/3"
+    text = _parse_text(key, value).strip().lower()
+    if text in ("", "none"):
+        return None
+    match = re.fullmatch(r"(\d{1,3})\s*/\s*(\d{1,3})", text)
+    if not match:
+        raise _bad(key, value, allowed)
+    index, count = int(match.group(1)), int(match.group(2))
+    if not 1 <= index <= count <= 100:
+        raise _bad(key, value, allowed)
+    return index, count
+
+
 def _parse_command(key: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, (list, tuple)):
         argv = tuple(str(v) for v in value)
@@ -351,6 +368,7 @@ PARSERS: Mapping[str, tuple[str, Any]] = {
     "breakdown": ("breakdown", _parse_breakdown),
     "imports": ("imports", _parse_imports),
     "budgets": ("budgets", parse_budgets),
+    "shard": ("shard", _parse_shard),
 }
 KEYS = tuple(PARSERS)
 
@@ -464,6 +482,16 @@ def check(config: Config, *, require_command: bool = True) -> Config:
         )
     config = _check_venv(config)
     _check_budget_runs(config)
+    if config.shard is not None:
+        # A shard runs a fixed number of pairs: its looks would be blind to the other
+        # shards, and the merged verdict is one fixed look over all of them.
+        config = replace(config, max_runs=config.runs, time_budget_s=None)
+        if config.budgets:
+            raise ConfigError(
+                "shard: budgets are not judged across shards (an absolute limit depends on "
+                "each runner's speed); drop budgets from the sharded gate, or gate budgets "
+                "in a job of their own"
+            )
     workdir = Path(config.working_directory)
     if workdir.is_absolute() or ".." in workdir.parts:
         raise ConfigError(

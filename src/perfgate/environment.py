@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .results import Environment
@@ -31,3 +32,23 @@ def capture() -> Environment:
         os=f"{platform.system()} {platform.release()}",
         perfgate=__version__,
     )
+
+
+#: The longest machine field kept: a hostname or CPU name is a label, not a document.
+MACHINE_FIELD_CHARS = 120
+
+
+def machine() -> dict[str, Any]:
+    """Which runner a shard ran on, for the merged report: hostname, CPU, cores, kernel,
+    Python.  Nothing secret: no environment variable, user name or address."""
+    environment = capture()
+    fields = {
+        "hostname": platform.node(),
+        "cpu_model": environment.cpu_model,
+        "kernel": platform.release(),
+        "python": environment.python,
+    }
+    return {
+        **{key: str(value)[:MACHINE_FIELD_CHARS] for key, value in fields.items()},
+        "cores": environment.cores,
+    }

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import breakdown, budgets, contain, runner, sources, stats, workspace
+from . import breakdown, budgets, contain, runner, shards, sources, stats, workspace
 from . import imports as imports_module
 from . import instructions as instructions_module
 from .config import Config
@@ -58,6 +58,8 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
     refs = {"base": base_ref, "head": config.head}
     shas = {side: workspace.resolve_ref(repo, ref) for side, ref in refs.items()}
     seed = config.seed if config.seed is not None else new_seed()
+    if config.shard is not None and config.seed is not None:
+        seed = shards.shard_seed(config.seed, config.shard[0])
     progress.step(
         f"perfgate: base {base_ref} ({shas['base'][:12]}) against head {config.head} "
         f"({shas['head'][:12]}), {config.runs} to {config.max_runs} runs per side, seed {seed}"
@@ -80,6 +82,9 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
         sides = {side: Side(refs[side], shas[side], kept.get(side, ())) for side in SIDES}
         return _error_outcome(config, sides, seed, error, counter)
     sides = {side: Side(refs[side], shas[side], samples[side]) for side in SIDES}
+    if config.shard is not None:  # no shard alone decides: its runs, for `perfgate merge`
+        results = _results(config, sides, seed, verdict=None, counter=counter)
+        return Outcome(replace(results, shard=shards.record(config.shard, EXIT_PASS)), EXIT_PASS)
     judgement = stats.judge(sides["base"], sides["head"], plan)
     checks = budgets.judge(config.budgets, sides["head"], test_runs)
     results = _results(
@@ -140,7 +145,10 @@ def plan_for(config: Config) -> stats.Plan:
     """How the gate will decide; settings that could never find a regression are refused
     here, before anything runs (exit 2), naming the run count that can."""
     plan = stats.Plan(config.thresholds, config.runs, config.max_runs)
-    problem = plan.unreachable()
+    if config.shard is not None:  # what counts is the merged test over every shard
+        problem = shards.unreachable(config.runs, config.shard[1])
+    else:
+        problem = plan.unreachable()
     if problem:
         raise ConfigError(problem)
     return plan
@@ -179,7 +187,7 @@ def rejudge(
             f"regression at this look's level ({level:.3g}; their smallest p-value is "
             f"{fewest:.3g}); record at least {_fewest_runs(level)} runs per side"
         )
-    judgement = stats.judge(base, head, plan)
+    judgement = stats.judge(base, head, plan, test=shards.merged_test(source, base, head))
     checks = budgets.rejudge(source, head)
     results = Results(
         verdict="fail" if budgets.over(checks) else judgement.verdict,
@@ -191,6 +199,7 @@ def rejudge(
         settings={**settings, **plan.settings()},
         breakdown=source.breakdown if gate_results else None,
         budgets=checks,
+        shards=source.shards if gate_results else (),
     )
     return Outcome(results, exit_code(results))
 
@@ -396,6 +405,8 @@ def check_own_code(
 
 def wants_pytest_breakdown(config: Config) -> bool:
     """Per-test evidence when asked for, or by default when the benchmark is pytest."""
+    if config.shard is not None:  # per-test evidence is not merged across shards
+        return False
     if config.breakdown == "pytest":
         return True
     return config.breakdown in (None, "auto") and "pytest" in config.command_text
@@ -440,7 +451,7 @@ def _evidence(
                 "-I or -E, drops the variables that load it; installing perfgate where the "
                 "tests run also loads it)"
             )
-    if config.imports:
+    if config.imports and config.shard is None:
         progress.step(f"measuring the import of {', '.join(config.imports)} on each side")
         try:
             profiles = {
@@ -532,4 +543,6 @@ def _error_outcome(
     if tail:
         message = f"{message}\n\n{tail.rstrip()}"
     results = _results(config, sides, seed, verdict="error", error=message, counter=counter)
+    if config.shard is not None:
+        results = replace(results, shard=shards.record(config.shard, error.exit_code))
     return Outcome(results, error.exit_code)

@@ -170,6 +170,11 @@ class Results:
     settings: Mapping[str, Any] = field(default_factory=dict)
     breakdown: Mapping[str, Any] | None = None
     budgets: tuple[BudgetCheck, ...] = ()
+    #: One shard's results (`gate --shard K/N`): {"index", "count", "machine", "exit_code"}.
+    shard: Mapping[str, Any] | None = None
+    #: Merged shards (`perfgate merge`): one such record each, with "orders": [first, end),
+    #: the run orders its samples hold in the merged sides (shards.py).
+    shards: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def over_budget(self) -> tuple[BudgetCheck, ...]:
@@ -217,6 +222,10 @@ class Results:
             data["breakdown"] = self.breakdown
         if self.budgets:
             data["budgets"] = [_budget_to_json(b) for b in self.budgets]
+        if self.shard is not None:
+            data["shard"] = dict(self.shard)
+        if self.shards:
+            data["shards"] = [dict(s) for s in self.shards]
         return data
 
     def dumps(self) -> str:
@@ -244,6 +253,8 @@ class Results:
             settings=data.get("settings", {}),
             breakdown=data.get("breakdown"),
             budgets=tuple(_budget_from_json(b) for b in data.get("budgets", [])),
+            shard=data.get("shard"),
+            shards=tuple(data.get("shards", ())),
         )
 
     @classmethod
@@ -295,6 +306,8 @@ _TOP_LEVEL_TYPES: dict[str, tuple[type, ...]] = {
     "settings": (dict,),
     "breakdown": (dict, type(None)),
     "budgets": (list,),
+    "shard": (dict, type(None)),
+    "shards": (list,),
 }
 
 

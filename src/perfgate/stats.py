@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -571,6 +571,15 @@ def too_short(metric: str, a: Sequence[float], b: Sequence[float]) -> str | None
     return None
 
 
+#: A rank test other than the two built in (stratified.blocked_test): the logs of base and
+#: head in, the one-sided p-values (head higher, head lower), the shift with its interval
+#: at a confidence, and the method's name out.
+RankTest = Callable[
+    [Sequence[float], Sequence[float]],
+    tuple[float, float, Callable[[float], tuple[float, float, float]], str],
+]
+
+
 def compare_metric(
     base: Side,
     head: Side,
@@ -579,6 +588,7 @@ def compare_metric(
     look: Look = FIXED,
     *,
     paired: bool = PAIRED,
+    test: RankTest | None = None,
 ) -> Comparison:
     """Base against head for one metric at one look, by the rules of docs/statistics.md.
 
@@ -586,7 +596,8 @@ def compare_metric(
     all head/base ratios, minus one), from the same ranks as its interval and its
     p-value, so that a reader never sees an estimate its own interval rules out.
     With `paired`, interleaved runs are compared pair by pair once there are enough
-    pairs (see PAIRED for why that is not the default).
+    pairs (see PAIRED for why that is not the default).  A `test` replaces both: the
+    merged shards' stratified test is judged by these same rules.
     """
     a, b = base.values(metric), head.values(metric)
     if len(a) < MIN_RUNS or len(b) < MIN_RUNS:
@@ -603,8 +614,10 @@ def compare_metric(
             None, "", look.regression_level, short,
         )  # fmt: skip
     xs, ys = [math.log(v) for v in a], [math.log(v) for v in b]
-    pairs = paired_values(base, head, metric) if paired else None
-    if pairs is not None and use_pairs(len(pairs), look.regression_level):
+    pairs = paired_values(base, head, metric) if paired and test is None else None
+    if test is not None:
+        greater, less, interval, method = test(xs, ys)
+    elif pairs is not None and use_pairs(len(pairs), look.regression_level):
         differences = [math.log(h) - math.log(x) for x, h in pairs]
         greater = signed_rank_greater_p(differences)
         less = signed_rank_greater_p([-d for d in differences])
@@ -729,11 +742,12 @@ def compare(
     look: Look = FIXED,
     *,
     paired: bool = PAIRED,
+    test: RankTest | None = None,
 ) -> tuple[Comparison, ...]:
     """One comparison per metric of METRIC_FIELDS that both sides measured (instructions
     only when counted), each judged at `look`."""
     return tuple(
-        compare_metric(base, head, m, thresholds[m], look, paired=paired)
+        compare_metric(base, head, m, thresholds[m], look, paired=paired, test=test)
         for m in measured_metrics(base, head)
     )
 
@@ -762,7 +776,9 @@ class Judgement:
     look: Look
 
 
-def judge(base: Side, head: Side, plan: Plan, *, paired: bool = PAIRED) -> Judgement:
+def judge(
+    base: Side, head: Side, plan: Plan, *, paired: bool = PAIRED, test: RankTest | None = None
+) -> Judgement:
     """The verdict of base against head under `plan`, at the look their run count is.
 
     The one function that decides: the gate at each planned look and at its end,
@@ -770,7 +786,7 @@ def judge(base: Side, head: Side, plan: Plan, *, paired: bool = PAIRED) -> Judge
     """
     runs = min(len(base.samples), len(head.samples))
     look = plan.look(runs)
-    comparisons = compare(base, head, plan.thresholds, look, paired=paired)
+    comparisons = compare(base, head, plan.thresholds, look, paired=paired, test=test)
     return Judgement(comparisons, gate_verdict(comparisons), settled(comparisons), look)
 
 

@@ -18,7 +18,7 @@ the scale the shift is measured on (the gate passes logs).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from . import stats
 
@@ -229,3 +229,40 @@ def _reach(pairs: Sequence[tuple[float, int]], critical: float) -> float:
         if cumulative >= critical:
             return value
     return pairs[-1][0]  # pragma: no cover - critical is below the total weight
+
+
+#: The method named in each comparison of merged shards.
+METHOD = "stratified by shard: van Elteren, weighted Hodges-Lehmann interval"
+
+
+def blocks_of(values: Sequence[float], blocks: Sequence[int]) -> dict[int, list[float]]:
+    """`values` grouped by the block each came from (same order as `blocks`)."""
+    if len(values) != len(blocks):
+        raise ValueError(f"{len(values)} values but {len(blocks)} block labels")
+    grouped: dict[int, list[float]] = {}
+    for value, block in zip(values, blocks, strict=True):
+        grouped.setdefault(block, []).append(value)
+    return grouped
+
+
+def blocked_test(base_blocks: Sequence[int], head_blocks: Sequence[int]) -> stats.RankTest | None:
+    """The rank test of stats.compare_metric for runs made in blocks (one per shard): the
+    block of each base and each head run, in the sides' sample order.  None for a single
+    block, where stats' own unstratified test is the same test (so one shard merged gives
+    exactly the ordinary gate's verdict)."""
+    if len(set(base_blocks) | set(head_blocks)) <= 1:
+        return None
+
+    def test(
+        xs: Sequence[float], ys: Sequence[float]
+    ) -> tuple[float, float, Callable[[float], tuple[float, float, float]], str]:
+        by_base, by_head = blocks_of(xs, base_blocks), blocks_of(ys, head_blocks)
+        strata = [(by_base.get(k, []), by_head.get(k, [])) for k in sorted(by_base | by_head)]
+        greater, less = van_elteren_tails(strata)
+
+        def interval(confidence: float) -> tuple[float, float, float]:
+            return stratified_shift(strata, confidence)
+
+        return greater, less, interval, METHOD
+
+    return test

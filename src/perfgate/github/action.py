@@ -8,6 +8,7 @@ read-only token can cost the comment but never the verdict or its evidence.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
 import signal
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .. import config
+from .. import config, shards
 from .. import workspace as git_workspace
 from ..errors import (
     EXIT_INFRASTRUCTURE,
@@ -44,10 +45,11 @@ GATE_INPUTS = (
     "command", "setup", "setup-timeout", "base", "head", "runs", "max-runs", "warmup", "timeout",
     "time-threshold", "memory-threshold", "instructions", "instructions-threshold",
     "inconclusive", "working-directory", "budgets",
+    "inconclusive", "working-directory", "shard",
 )  # fmt: skip
 #: Inputs that only the Action has.
 ACTION_ONLY_INPUTS = (
-    "config", "github-token", "comment", "status-context", "fail-on-regression",
+    "config", "github-token", "comment", "status-context", "fail-on-regression", "merge",
 )  # fmt: skip
 INPUTS = GATE_INPUTS + ACTION_ONLY_INPUTS
 OUTPUTS = ("verdict", "results-json", "report-markdown", "regressions")
@@ -185,10 +187,14 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
             context = actions.GitHubContext.from_env(environ)
             publish_to = _Target(token, context, context_name, comment)
             mark_safe_directory(workspace)
-            cfg = load_config(inputs, context, workspace)
-            image.check_python(environ, cfg)  # the Docker action's one Python; no-op elsewhere
-            with actions.group("perfgate: measuring base and head"):
-                outcome = run_gate(cfg, Progress(sys.stdout, live=False))
+            if inputs.get("merge", "").strip():
+                with actions.group("perfgate: merging the shards' results"):
+                    outcome = merge_files(workspace, inputs["merge"])
+            else:
+                cfg = load_config(inputs, context, workspace)
+                image.check_python(environ, cfg)  # the Docker action's one Python, else no-op
+                with actions.group("perfgate: measuring base and head"):
+                    outcome = run_gate(cfg, Progress(sys.stdout, live=False))
         except ConfigError as problem:  # nothing ran: no status (docs/action.md)
             message = f"configuration: {problem}"
             return _stop(environ, workspace, message, problem.exit_code, None, context_name)
@@ -207,11 +213,25 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
             _annotate(outcome)
         finally:
             give_back(workspace)
-        if publish_to is not None:
+        if publish_to is not None and outcome.results.shard is None:  # a shard decides nothing
             publish_to.post(outcome.results, body)
     if outcome.exit_code == EXIT_REGRESSION and not fail_on_regression:
         return EXIT_PASS
     return outcome.exit_code
+
+
+def merge_files(workspace: Path, pattern: str) -> Outcome:
+    """The `merge` input: every results file the glob matches in the workspace (the
+    artifacts of the shard jobs), merged into one verdict as `perfgate merge` does."""
+    matches = sorted(glob.glob(pattern.strip(), root_dir=workspace, recursive=True))
+    files = [workspace / name for name in matches if (workspace / name).is_file()]
+    if not files:
+        raise ConfigError(
+            f"merge: no file in the workspace matches {pattern.strip()!r}; expected the "
+            "shards' results files (downloaded artifacts), e.g. shards/*/perfgate-results.json"
+        )
+    named = [(_relative(path, workspace), shards.read(path)) for path in files]
+    return Outcome(*shards.merge(named))
 
 
 @contextlib.contextmanager
@@ -310,7 +330,8 @@ def _write_all(
                 paths[output] = _relative(path, workspace)
     _attempt("job summary", actions.append_summary, environ, body)
     regressions = ",".join(c.metric for c in results.regressions)
-    outputs = {"verdict": results.verdict or "error", **paths, "regressions": regressions}
+    verdict = results.verdict or ("shard" if results.shard is not None else "error")
+    outputs = {"verdict": verdict, **paths, "regressions": regressions}
     _attempt("step outputs", actions.set_outputs, environ, outputs)
     return body
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .. import stats
@@ -73,6 +73,7 @@ METHODS = frozenset(
     {
         "paired: Wilcoxon signed-rank, Hodges-Lehmann interval",
         "unpaired: Mann-Whitney U, Hodges-Lehmann (Moses) interval",
+        "stratified by shard: van Elteren, weighted Hodges-Lehmann interval",
     }
 )
 
@@ -352,7 +353,12 @@ def advice_lines(results: Results) -> list[str]:
         if runs and per_pair is not None and runs > have:
             seconds = (runs - have) * per_pair
             cost = f"about {format_seconds(seconds)} more of runs"
-            if seconds > WORTH_WAITING_S:
+            if results.shards:  # the shards run side by side: N times the runs, 1/N the time
+                count = len(results.shards)
+                seconds /= count
+                cost = f"about {format_seconds(seconds)} more of runs in each shard"
+                cost += f" (`runs: {math.ceil(runs / count)}` in each of {count} shards)"
+            elif seconds > WORTH_WAITING_S:
                 cost += ", longer than worth waiting"
             else:
                 cost += f" (`max-runs: {runs}`)"
@@ -535,14 +541,21 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
         lines.append(f"- instructions counted in runs of their own with {untrusted(counter)}")
     methods = sorted({known(c.method, METHODS) for c in results.comparisons if c.method})
     if methods:
+        shift = (
+            "the stratified Hodges-Lehmann shift (the weighted median of the head/base run "
+            "ratios within each shard)"
+            if results.shards
+            else "the Hodges-Lehmann shift (the median of all head/base run ratios, not the "
+            "ratio of the medians)"
+        )
         lines.append(
-            f"- statistics: {'; '.join(methods)}; change: the Hodges-Lehmann shift (the median "
-            "of all head/base run ratios, not the ratio of the medians), with its 95% interval"
+            f"- statistics: {'; '.join(methods)}; change: {shift}, with its 95% interval"
             + _unpaired_note(methods)
         )
     look = look_phrase(results)
     if look:
         lines.append(f"- {look}")
+    lines += shard_lines(results)
     lines += [f"- ⚠️ noise: {warning}" for warning in noise_lines(results)]
     cores = env.cores if isinstance(env.cores, int) else untrusted(env.cores or "?")
     lines.append(
@@ -550,6 +563,37 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
         f"Python {_shown(env.python)}, {_shown(env.os)}, perfgate {_shown(env.perfgate)}"
     )
     return "<details><summary>Details</summary>\n\n" + "\n".join(lines) + "\n\n</details>"
+
+
+def shard_lines(results: Results) -> list[str]:
+    """Which runner ran which shard: the merged verdict stands on all of them.  Every field
+    is another job's output, so each is shown as outside text."""
+    lines = []
+    for record in results.shards[:MAX_SHARD_LINES]:
+        machine = record.get("machine") if isinstance(record, Mapping) else None
+        machine = machine if isinstance(machine, Mapping) else {}
+        index = record.get("index") if isinstance(record, Mapping) else None
+        count = record.get("count") if isinstance(record, Mapping) else None
+        lines.append(
+            f"- shard {_number(index)}/{_number(count)}: {_shown(machine.get('hostname'))}"
+            f", {_shown(machine.get('cpu_model'), 'unknown CPU')}, "
+            f"{_shown(machine.get('kernel'))}, Python {_shown(machine.get('python'))}"
+        )
+    if len(results.shards) > MAX_SHARD_LINES:
+        lines.append(f"- and {len(results.shards) - MAX_SHARD_LINES} more shards")
+    if lines:
+        lines.insert(0, f"- {len(results.shards)} shards, base and head compared within each "
+                     "(a slower runner slows both of its sides alike)")  # fmt: skip
+    return lines
+
+
+def _number(value: object) -> str:
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    return str(value) if whole else untrusted(value)
+
+
+#: Shards named one by one in the details; a matrix of 100 gets a count for the rest.
+MAX_SHARD_LINES = 12
 
 
 def _unpaired_note(methods: list[str]) -> str:
