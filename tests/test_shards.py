@@ -329,3 +329,9 @@ def test_shards_that_could_never_fail_are_refused(tmp_path: Path, capsys) -> Non
     )
     assert code == 2
     assert "1 shard(s) of 4 runs per side can never show a regression" in capsys.readouterr().err
+
+
+def test_budgets_with_a_shard_are_refused(tmp_path: Path, capsys) -> None:
+    argv = ["gate", "--repo", str(tmp_path), "--shard", "1/2", "--budget", "wall-time=2s"]
+    assert cli.main([*argv, "--", "true"]) == 2
+    assert "shard: budgets are not judged across shards" in capsys.readouterr().err
