@@ -44,8 +44,7 @@ from .publish import publish
 GATE_INPUTS = (
     "command", "setup", "setup-timeout", "base", "head", "runs", "max-runs", "warmup", "timeout",
     "time-threshold", "memory-threshold", "instructions", "instructions-threshold",
-    "inconclusive", "working-directory", "budgets",
-    "inconclusive", "working-directory", "shard",
+    "inconclusive", "working-directory", "budgets", "shard",
 )  # fmt: skip
 #: Inputs that only the Action has.
 ACTION_ONLY_INPUTS = (
