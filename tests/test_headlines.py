@@ -13,17 +13,24 @@ import json
 import math
 import re
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from markdown_check import outside_markup
 from report_helpers import make_results
+from sample_comments import (
+    BIMODAL_BYTES,
+    SAMPLES,
+    slower_test,
+    suite_comparison,
+    with_breakdown,
+)
 
-from perfgate import breakdown as bd
 from perfgate import cli, gate
 from perfgate.breakdown import Breakdown
 from perfgate.github.publish import status_description, status_state
-from perfgate.imports import ImportComparison, ModuleImportChange
 from perfgate.report import console, markdown
 from perfgate.results import Results
 
@@ -58,35 +65,6 @@ def assert_every_red_is_in_the_headline(text: str) -> None:
 def sections_in_order(text: str, *markers: str) -> None:
     at = [text.index(marker) for marker in markers]
     assert at == sorted(at), list(zip(markers, at, strict=True))
-
-
-def with_breakdown(results: Results, breakdown: Breakdown) -> Results:
-    return dataclasses.replace(results, breakdown=breakdown.to_json())
-
-
-def import_change(module: str, base_s: float, head_s: float, verdict: str) -> ModuleImportChange:
-    return ModuleImportChange(
-        module=module, base_seconds=base_s, head_seconds=head_s, change=head_s / base_s - 1,
-        ci=(0.4, 0.5), p_value=1e-4, verdict=verdict, base_rss_bytes=20e6, head_rss_bytes=21e6,
-        base_modules=40, head_modules=40, new_heavy=(), new_modules=0, removed_modules=0,
-        runs=(10, 10),
-    )  # fmt: skip
-
-
-def slower_test(nodeid: str, base_s: float = 0.010, head_s: float = 0.030) -> bd.TestChange:
-    return bd.TestChange(
-        nodeid, "time", base_s, head_s, head_s - base_s, (0.015, 0.025), head_s / base_s - 1,
-        (1.5, 2.5), 1e-6, 1e-4, "regression",
-    )  # fmt: skip
-
-
-def suite_comparison(time_regressions: tuple[bd.TestChange, ...]) -> bd.TestsComparison:
-    return bd.TestsComparison(
-        base_runs=10, head_runs=10, compared=len(time_regressions) + 5, time_threshold=0.05,
-        memory_threshold=0.1, min_time_s=0.005, min_memory_bytes=1e6, memory_method="rss",
-        collection=None, time_regressions=time_regressions, memory_regressions=(),
-        time_improvements=(), memory_improvements=(), added=(), removed=(), leaks=(),
-    )  # fmt: skip
 
 
 # --- The three headlines --------------------------------------------------------------------
@@ -178,33 +156,24 @@ def test_compare_takes_the_inconclusive_flag_and_refuses_a_bad_value(tmp_path: P
 
 
 def test_an_import_only_regression_is_named_in_a_passing_headline():
-    results = make_results()
-    imports = ImportComparison(
-        (
-            import_change("tomli", 0.014, 0.0203, "regression"),
-            import_change("json", 0.002, 0.002, "unchanged"),
-        ),
-        0.05,
-    )
-    results = with_breakdown(results, Breakdown(imports=imports))
+    results = SAMPLES["import-only"]()
     text = markdown.render_comment(results)
     first = text.splitlines()[0]
     # 20.3 ms / 14 ms - 1 = 45.0% and 20.3 - 14 = 6.3 ms, worked out by hand
     assert first == (
         "### ✅ perfgate: pass: no metric moved beyond its threshold; "
-        "not gated: 🔴 import `tomli` +45.0% (+6.3 ms)"
+        "not gated: 🔴 import `tomli` +45.0% (+6.30 ms)"
     )
-    assert "| 🔴 `tomli` | 14 ms | 20.3 ms | +45.0% (+6.3 ms) |" in text
+    assert "| 🔴 `tomli` | 14.0 ms | 20.3 ms | +45.0% (+6.30 ms) |" in text
     assert_every_red_is_in_the_headline(text)
     sections_in_order(text, "| metric |", "**Import time**", "<summary>Details</summary>")
-    assert console.render_gate(results).splitlines()[0].endswith("🔴 import tomli +45.0% (+6.3 ms)")
+    assert (
+        console.render_gate(results).splitlines()[0].endswith("🔴 import tomli +45.0% (+6.30 ms)")
+    )
 
 
 def test_a_suite_of_thousands_of_slower_tests_fits_and_is_counted_in_the_headline():
-    results = make_results(slowdown=1.3, runs=30)
-    slower = tuple(slower_test(f"tests/test_{i:04}.py::test_case[{'x' * 80}]") for i in range(3000))
-    results = with_breakdown(results, Breakdown(tests=suite_comparison(slower)))
-    text = markdown.render_comment(results, marker="perfgate")
+    text = markdown.render_comment(SAMPLES["many-tests"](), marker="perfgate")
     assert len(text.encode()) <= GITHUB_LIMIT_BYTES
     body = text.split("\n", 1)[1]
     assert body.splitlines()[0].endswith("; also 🔴 3000 slower tests")
@@ -221,11 +190,11 @@ def test_a_slowdown_the_named_tests_do_not_add_up_to_is_said_unexplained():
         for name, side in results.sides.items()
     }
     change_ms = 1000 * (walls["head"] - walls["base"])
-    assert change_ms > 100  # 30% of 400 ms
+    assert 100 < change_ms - 6 < 999.5  # 30% of 400 ms: three figures without decimals
     text = markdown.render_comment(results)
     expected = (
-        f"- wall time +{change_ms:.3g} ms: the tests and imports named account for +6 ms; "
-        f"+{change_ms - 6:.3g} ms is not attributed to any of them"
+        f"- wall time +{change_ms:.0f} ms: the tests and imports named account for +6.00 ms; "
+        f"+{change_ms - 6:.0f} ms is not attributed to any of them"
     )
     assert expected in text
     sections_in_order(text, "🔴 **Slower tests**", "**Not explained**", "<summary>Details")
@@ -310,3 +279,77 @@ def test_more_runs_than_worth_waiting_for_are_not_offered_as_a_setting():
     runs = math.ceil(6 * (wall.detectable_change / 0.05) ** 2)
     assert runs * 0.8 > 30 * 60
     assert "longer than worth waiting" in advice and "max-runs" not in advice
+
+
+# --- The six sample comments (bench/render_comments.py draws them) -------------------------
+
+HEADLINES = {
+    "fail": "### ❌ perfgate: fail: ",
+    "pass": "### ✅ perfgate: pass: ",
+    "no verdict": "### 🟡 perfgate: no verdict: this run could only see changes above ",
+}
+SAMPLE_HEADLINES = {
+    "fail": "fail", "pass": "pass", "no-verdict": "no verdict", "import-only": "pass",
+    "bimodal-memory": "fail", "many-tests": "fail",
+}  # fmt: skip
+#: The comment's sections in the order a reviewer needs them; those marked True are always
+#: there, the others only when they have something to say.
+SECTIONS = (
+    ("| metric |", True),
+    ("#### Which test, which import", False),
+    ("**To get a verdict**", False),
+    ("<summary>Details</summary>", True),
+    ("<summary>Runs in the order they ran", False),
+    ("<summary>Raw runs</summary>", True),
+)
+
+
+@pytest.mark.parametrize("name", SAMPLE_HEADLINES)
+def test_each_sample_comment_has_its_headline_its_order_and_fits(name: str):
+    text = markdown.render_comment(SAMPLES[name](), marker="perfgate")
+    body = text.split("\n", 1)[1]
+    assert body.startswith(HEADLINES[SAMPLE_HEADLINES[name]])
+    assert_every_red_is_in_the_headline(body)
+    assert len(text.encode()) <= GITHUB_LIMIT_BYTES
+    assert outside_markup(text) == []
+    present = [marker for marker, always in SECTIONS if always or marker in body]
+    assert all(marker in body for marker, always in SECTIONS if always)
+    sections_in_order(body, *present)
+
+
+def test_a_bimodal_peak_memory_is_said_under_the_table_and_charted():
+    results = SAMPLES["bimodal-memory"]()
+    head = results.sides["head"].samples
+    low, high = BIMODAL_BYTES
+    levels = [sum(s.tree_peak_rss_bytes == level for s in head) for level in BIMODAL_BYTES]
+    assert levels == [5, 5]  # alternating over 10 runs
+    # the median of five runs at 50 MB and five at 80 MB is 65 MB, by hand
+    expected_row = "| peak memory | 50.0 MB | 65.0 MB |"
+    note = (
+        "- ⚠️ peak memory: head runs at two levels: "
+        f"5 at {low / 1e6:.1f} MB and 5 at {high / 1e6:.1f} MB"
+    )
+    text = markdown.render_comment(results)
+    assert expected_row in text
+    table_end = text.index("\n\n", text.index(expected_row))
+    assert text[table_end:].lstrip("\n").startswith(note)
+    sections_in_order(text, note, "<summary>Details</summary>", 'title "peak memory per run')
+    assert f"note: {note[5:]}" in console.render_gate(results)
+
+
+def test_the_render_script_draws_a_saved_results_file_as_github_would(tmp_path: Path):
+    saved = tmp_path / "bimodal.json"
+    SAMPLES["bimodal-memory"]().write(saved)
+    out = tmp_path / "pages"
+    script = Path(__file__).resolve().parent.parent / "bench" / "render_comments.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--out", str(out), str(saved)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    page = (out / "bimodal.html").read_text()
+    assert "<h3>❌ perfgate: fail: wall time +" in page
+    assert page.count('<pre class="mermaid">') == 2  # wall time and the two-level memory
+    assert "<td>peak memory</td>" in page and "```" not in page
+    assert (out / "bimodal.md").read_text().startswith("<!-- perfgate:perfgate -->\n### ❌")
+    assert "href='bimodal.html'" in (out / "index.html").read_text()
+    assert done.stdout.splitlines()[-1] == str(out / "index.html")

@@ -443,17 +443,17 @@ def test_run_prints_the_instruction_count_and_its_variation() -> None:
     )
     text = console.render_run(dataclasses.replace(run, sides={"run": Side("", "", samples)}))
     row = next(line for line in text.splitlines() if line.startswith("instructions"))
-    assert row.split()[1:] == ["1", "G", "instr"] * 4 + ["82", "instr", "<0.0001%"]
+    assert row.split()[1:] == ["1.00", "G", "instr"] * 4 + ["82", "instr", "<0.0001%"]
     assert "instructions" not in console.render_run(run)  # not counted: no row
 
 
 def test_instruction_counts_read_with_an_si_prefix() -> None:
     assert format.instructions(1_234_567_890) == "1.23 G instr"
     assert format.instructions(45_142_130) == "45.1 M instr"
-    assert format.instructions(999_999) == "1 M instr"
+    assert format.instructions(999_999) == "1.00 M instr"
     assert format.instructions(512) == "512 instr"
     assert format.instructions(2.5e12) == "2,500 G instr"
-    assert format.quantity("instructions", 3e6) == "3 M instr"
+    assert format.quantity("instructions", 3e6) == "3.00 M instr"
     assert format.delta("instructions", 1e9, 1.5e9) == "+500 M instr"
 
 
@@ -497,9 +497,9 @@ def test_a_zero_baseline_row_shows_milliseconds_not_a_percentage() -> None:
     cpu = results.comparison("cpu_time")
     assert cpu.verdict == "too short"
     row = next(line for line in markdown.metric_table(results).splitlines() if "CPU time" in line)
-    assert "| 0 s | 4 ms | +4 ms | — | — | ⚫ too short |" in row
+    assert "| 0 s | 4.00 ms | +4.00 ms | — | — | ⚫ too short |" in row
     line = next(ln for ln in console.render_gate(results).splitlines() if ln.startswith("CPU"))
-    assert "+4 ms" in line and "%" not in line
+    assert "+4.00 ms" in line and "%" not in line
     assert "CPU time too short" in status_description(results)
 
 

@@ -88,19 +88,31 @@ def _finite(value: float) -> bool:
     return value is not None and math.isfinite(value)
 
 
+def three_figures(value: float) -> str:
+    """3 significant figures, trailing zeros kept: 2.20 beside 2.21, never 2.2 beside 2.21.
+
+    A table whose cells have different precision reads as if some were measured
+    more exactly than others; they were not.
+    """
+    text = f"{value:#.3g}"
+    return text[:-1] if text.endswith(".") else text
+
+
+def _fits(value: float) -> bool:
+    """Whether `value` keeps its unit at 3 figures (999.96 rounds to 1000: the next unit)."""
+    return float(f"{abs(value):.3g}") < 1000
+
+
 def seconds(value: float) -> str:
-    """3 significant figures in a unit that needs no exponent: 12.3 µs, 41.2 ms, 12.3 s."""
+    """3 significant figures in a unit that needs no exponent: 12.3 µs, 41.2 ms, 12.0 s."""
     if not _finite(value):
         return "n/a"
     size = abs(value)
     if size < 5e-10:  # below a nanosecond nothing was measured
         return "0 s"
-    if size < 1e-3:
-        return f"{value * 1e6:.3g} µs"
-    if size < 1:
-        return f"{value * 1e3:.3g} ms"
-    if size < 1000:
-        return f"{value:.3g} s"
+    for scale, unit in ((1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1, "s")):
+        if _fits(value / scale):
+            return f"{three_figures(value / scale)} {unit}"
     return f"{value:,.0f} s"
 
 
@@ -130,9 +142,8 @@ def instructions(value: float) -> str:
     if size >= 999.5e9:
         return f"{value / 1e9:,.0f} G instr"
     for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        text = f"{value / factor:.3g}"
-        if float(f"{size / factor:.3g}") >= 1:  # 999,999 is 1 M, not 1e+03 k
-            return f"{text} {prefix} instr"
+        if float(f"{size / factor:.3g}") >= 1:  # 999,999 is 1.00 M, not 1.00e+03 k
+            return f"{three_figures(value / factor)} {prefix} instr"
     return f"{value:.0f} instr"
 
 
