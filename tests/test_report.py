@@ -513,6 +513,6 @@ def test_medians_in_clusters_are_explained_with_both_clusters_shown() -> None:
     assert (memory.base_median, memory.head_median, memory.change) == (68 * mb, 52 * mb, 0.0)
     text = markdown.render_comment(results)
     assert "the medians moved by -23.5%, outside the interval of the shift" in text
-    assert "base runs 7 at 52.0 MB and 8 at 68.0 MB" in text
-    assert "head runs 8 at 52.0 MB and 7 at 68.0 MB" in text
+    assert "base runs at two levels: 7 at 52.0 MB and 8 at 68.0 MB" in text
+    assert "head runs at two levels: 8 at 52.0 MB and 7 at 68.0 MB" in text
     assert "note: peak memory: the medians moved" in console.render_gate(results)

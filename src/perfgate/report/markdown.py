@@ -389,8 +389,8 @@ def comparison_notes(results: Results) -> list[str]:
         parts = [stats.medians_note(c.base_median, c.head_median, *c.ci)]
         for name in ("base", "head"):
             side = results.sides.get(name)
-            if side is None or not side.measures(c.metric):
-                continue
+            if side is None or c.metric not in METRIC_FIELDS or not side.measures(c.metric):
+                continue  # a metric a results file made up has no runs to look at
             groups = stats.clusters(side.values(c.metric))
             if len(groups) > 1:
                 levels = " and ".join(f"{n} at {quantity(c.metric, m)}" for m, n in groups)
