@@ -215,7 +215,7 @@ def test_descriptions_fit_and_github_accepts_them(github_server, metrics: int) -
         for i in range(metrics)
     ) + (Comparison("peak_memory", 1, 1, 0, (0, 0), 1, 0.1, "unchanged"),)
     text = status_description(Results("fail", {}, many))
-    assert len(text) <= STATUS_DESCRIPTION_LIMIT and text.startswith("metric number 0 +100.0%")
+    assert len(text) <= STATUS_DESCRIPTION_LIMIT and text.startswith("metric number 0 +100%")
     report = publish(Results("fail", {}, many), "b", api=client(github_server), repo=REPO,
                      sha=SHA, pr_number=None)  # fmt: skip
     assert report.status_state == "failure", report.errors

@@ -120,6 +120,19 @@ class Comparison:
     alpha: float | None = None
     note: str = ""
 
+    @property
+    def shift(self) -> float:
+        """The change in the metric's unit: the relative shift times base's median.
+
+        Written beside the percentage, it must say the same: the difference of
+        the medians can disagree with the shift, even in sign (runs in two
+        levels, a median jumping between them).  A metric too short for a ratio
+        has the difference of its medians.
+        """
+        if self.verdict == "too short" or not math.isfinite(self.change):
+            return self.head_median - self.base_median
+        return self.change * self.base_median
+
 
 @dataclass(frozen=True)
 class BudgetCheck:

@@ -154,9 +154,12 @@ def quantity(metric: str, value: float) -> str:
 
 
 def percent(fraction: float, digits: int = 1) -> str:
-    """A change with its sign: +12.3%, −4.0%, ±0.0%."""
+    """A change with its sign: +12.3%, −4.0%, ±0.0%; whole percents from 100% on (+715%,
+    +108,246%: a tenth of a percent of a tenfold change is noise, not precision)."""
     if not _finite(fraction):
         return "n/a"
+    if abs(fraction) >= 1:
+        digits = 0
     if round(fraction * 100, digits) == 0:
         return f"±{0:.{digits}f}%"
     return f"{fraction * 100:+,.{digits}f}%".replace("-", MINUS)

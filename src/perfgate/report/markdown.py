@@ -210,7 +210,7 @@ def red_findings(results: Results, quote: Callable[..., str] = untrusted) -> lis
 def change_words(c: Comparison) -> str:
     """A change as the report always writes it: the percentage and the difference in the
     metric's unit (+12.3% (+48 ms)); a metric too short for a ratio, the difference alone."""
-    difference = delta(c.metric, c.base_median, c.head_median)
+    difference = delta(c.metric, 0, c.shift)
     if c.verdict == "too short":
         return difference
     return f"{percent(c.change)} ({difference})"
@@ -442,11 +442,11 @@ def unexplained_lines(results: Results) -> list[str]:
     for c in results.regressions:
         if c.metric not in named:
             continue
-        change = c.head_median - c.base_median
+        change = c.shift
         found = named[c.metric]
         if change <= 0 or found >= EXPLAINED_SHARE * change:
             continue
-        moved = f"{_label(c.metric)} {delta(c.metric, c.base_median, c.head_median)}"
+        moved = f"{_label(c.metric)} {delta(c.metric, 0, change)}"
         if found <= 0:
             lines.append(f"{moved}: not attributed to any test or import")
             continue
