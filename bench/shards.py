@@ -5,8 +5,9 @@
 
 Each trial replays perfgate's decision on wall time (threshold 5%, level 1%, one
 fixed look, as `perfgate merge` judges) on runs from a recorded noise corpus
-(bench/corpus.py), with a planted slowdown of 0, 7.5% or 10% in head (1.5 and 2 times the threshold: at the
-threshold itself any rule that asks the estimate to pass it finds about half):
+(bench/corpus.py), with a planted slowdown of 0, 7.5% or 10% in head (1.5 and 2 times
+the threshold: at the threshold itself a rule that asks the estimate to pass it finds
+about half):
 
 - one machine, N x R pairs: 2 N R consecutive runs of one workload, alternately
   base and head (how perfgate interleaves), judged by the ordinary unstratified test;
