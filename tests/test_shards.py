@@ -316,7 +316,8 @@ def test_publish_refuses_one_shards_results_and_posts_a_merge(tmp_path: Path, gi
 
 @pytest.mark.parametrize("value", ["0/3", "4/3", "2", "a/b", "1/101", "3/0"])
 def test_a_bad_shard_is_exit_2_before_anything_runs(tmp_path: Path, capsys, value: str) -> None:
-    assert cli.main(["gate", "--repo", str(tmp_path), "--shard", value, "--", "true"]) == 2
+    argv = ["gate", "--repo", str(tmp_path), "--shard", value, "--json", str(tmp_path / "s.json")]
+    assert cli.main([*argv, "--", "true"]) == 2
     assert f"shard: {value!r} is not allowed; expected K/N" in capsys.readouterr().err
 
 
@@ -324,14 +325,19 @@ def test_shards_that_could_never_fail_are_refused(tmp_path: Path, capsys) -> Non
     """4 runs a side alone can never reach 1% (1/70 at best); 2 shards of 4 can (1/4900)."""
     assert shards.unreachable(4, 1) is not None
     assert shards.unreachable(4, 2) is None
-    code = cli.main(
-        ["gate", "--repo", str(tmp_path), "--runs", "4", "--shard", "1/1", "--", "true"]
-    )
+    argv = ["gate", "--repo", str(tmp_path), "--runs", "4", "--shard", "1/1"]
+    code = cli.main([*argv, "--json", str(tmp_path / "s.json"), "--", "true"])
     assert code == 2
     assert "1 shard(s) of 4 runs per side can never show a regression" in capsys.readouterr().err
 
 
 def test_budgets_with_a_shard_are_refused(tmp_path: Path, capsys) -> None:
-    argv = ["gate", "--repo", str(tmp_path), "--shard", "1/2", "--budget", "wall-time=2s"]
+    argv = ["gate", "--repo", str(tmp_path), "--shard", "1/2", "--budget", "wall-time=2s",
+            "--json", str(tmp_path / "s.json")]  # fmt: skip
     assert cli.main([*argv, "--", "true"]) == 2
     assert "shard: budgets are not judged across shards" in capsys.readouterr().err
+
+
+def test_a_shard_without_a_results_file_is_refused(tmp_path: Path, capsys) -> None:
+    assert cli.main(["gate", "--repo", str(tmp_path), "--shard", "1/2", "--", "true"]) == 2
+    assert "shard: give --json FILE" in capsys.readouterr().err

@@ -264,6 +264,11 @@ def _load(
 
 def gate_command(args: argparse.Namespace, command: list[str]) -> int:
     cfg = _load(args, config.KEYS, command)
+    if cfg.shard is not None and cfg.json_path is None:
+        raise ConfigError(
+            "shard: give --json FILE (or json: in .perfgate.yml): a shard's results file is "
+            "what perfgate merge reads, and without one its runs would be lost"
+        )
     outcome = run_gate(cfg, Progress())
     if outcome.results.shard is not None and outcome.results.verdict != "error":
         return _finish_shard(outcome, cfg)
@@ -275,10 +280,9 @@ def _finish_shard(outcome: Outcome, cfg: config.Config) -> int:
     results = outcome.results
     index, count = results.shard["index"], results.shard["count"]
     runs = ", ".join(f"{name} {len(side.samples)}" for name, side in results.sides.items())
-    where = f" in {cfg.json_path}" if cfg.json_path else " (give --json FILE to keep them)"
     print(
-        f"shard {shards.label(index, count)}: runs {runs}; seed {results.seed}; results"
-        f"{where}; no verdict until every shard is merged (perfgate merge)"
+        f"shard {shards.label(index, count)}: runs {runs}; seed {results.seed}; results in "
+        f"{cfg.json_path}; no verdict until every shard is merged (perfgate merge)"
     )
     return outcome.exit_code if _write_outputs(results, cfg) else EXIT_INFRASTRUCTURE
 
