@@ -212,8 +212,8 @@ FRESH_COMMANDS = {
 
 
 def fresh_series(runs_per_command: int) -> dict[str, list[float]]:
-    """Back-to-back runs of small real commands, measured by perfgate.measure."""
-    from perfgate.measure import RunSpec, measure
+    """Back-to-back runs of small real commands, measured by perfgate.measure.run."""
+    from perfgate.measure.run import RunSpec, measure
 
     series: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:

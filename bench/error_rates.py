@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import corpus  # noqa: E402
 
-from perfgate import stats  # noqa: E402
+from perfgate.compare import stats  # noqa: E402
 from perfgate.results import Sample, Side  # noqa: E402
 
 THRESHOLD = 0.05

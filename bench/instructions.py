@@ -34,9 +34,9 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from perfgate import stats
-from perfgate.instructions import Counter, count_instructions, find_counter
-from perfgate.measure import RunSpec, measure
+from perfgate.compare import stats
+from perfgate.measure.instructions import Counter, count_instructions, find_counter
+from perfgate.measure.run import RunSpec, measure
 from perfgate.results import Sample, Side
 
 PY = sys.executable

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import psutil
 
-from perfgate.measure import RunSpec, measure
+from perfgate.measure.run import RunSpec, measure
 
 MB = 1024 * 1024
 PY = sys.executable

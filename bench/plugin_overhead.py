@@ -11,7 +11,7 @@ so that drift of a shared machine hits all alike:
 
 Prints the median wall time of each (the whole `python -m pytest` process, as
 a CI job sees it), and the added time of `on` and `off` against `absent`:
-median ratio and a 95% Hodges-Lehmann interval (perfgate.stats).  Target:
+median ratio and a 95% Hodges-Lehmann interval (perfgate.compare.stats).  Target:
 `on` adds at most 2%.
 """
 
@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from perfgate import stats
+from perfgate.compare import stats
 
 MODES = {
     "absent": ("-p", "no:perfgate"),

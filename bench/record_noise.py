@@ -6,7 +6,7 @@
 The format is the one of the first corpus (README of ../shared/noise): per
 workload the argv after the interpreter and every run in the order it ran
 (start time, wall and CPU seconds, ru_maxrss in KiB, exit status).  The runs
-are measured by `perfgate.measure`, as the gate measures them.
+are measured by `perfgate.measure.run`, as the gate measures them.
 
 The workloads differ from the first corpus on purpose (rules must not be
 tuned on one kind of noise): a real pytest suite (perfgate's own
@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from perfgate.measure import RunSpec, measure
+from perfgate.measure.run import RunSpec, measure
 
 ROOT = Path(__file__).resolve().parents[1]
 IO_MIX = """

@@ -27,7 +27,7 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 
-from perfgate import stats
+from perfgate.compare import stats
 from perfgate.results import Sample, Side
 
 Rule = Callable[[Sequence[float], Sequence[float]], bool]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 
-from perfgate import stats
+from perfgate.compare import stats
 from perfgate.results import Environment, Results, Sample, Side
 
 THRESHOLDS = {"wall_time": 0.05, "cpu_time": 0.05, "peak_memory": 0.10}

@@ -11,10 +11,10 @@ import dataclasses
 
 from report_helpers import THRESHOLDS, make_results
 
-from perfgate import breakdown as bd
-from perfgate import stats
-from perfgate.breakdown import Breakdown
-from perfgate.imports import ImportComparison, ModuleImportChange
+from perfgate.compare import stats
+from perfgate.compare import tests as bd
+from perfgate.compare.imports import ImportComparison, ModuleImportChange
+from perfgate.compare.tests import Breakdown
 from perfgate.results import Results
 
 

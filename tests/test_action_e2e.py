@@ -414,7 +414,8 @@ def test_the_action_and_the_cli_import_without_pytest() -> None:
     """The image installs perfgate without pytest; only the plugin itself may need it."""
     code = (
         "import sys; sys.modules['pytest'] = None\n"
-        "import perfgate.github.action, perfgate.cli, perfgate.gate, perfgate.breakdown\n"
+        "import perfgate.github.action, perfgate.cli, perfgate.pipeline, perfgate.compare.tests,"
+        " perfgate.measure.pytest_documents, perfgate.report.breakdown\n"
         "print('imported')"
     )
     result = subprocess.run(

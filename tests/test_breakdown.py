@@ -11,16 +11,11 @@ from pathlib import Path
 import pytest
 from breakdown_helpers import MIB, fifty_tests, leaky_suite, run_pytest, write_files
 
-from perfgate import stats
-from perfgate.breakdown import (
-    Breakdown,
-    compare_breakdowns,
-    plugin_env,
-    read_plugin_documents,
-    render_breakdown_markdown,
-    runs_needed,
-)
+from perfgate.compare import stats
+from perfgate.compare.tests import Breakdown, compare_breakdowns, runs_needed
+from perfgate.measure.pytest_documents import plugin_env, read_plugin_documents
 from perfgate.pytest_plugin import ENV_VAR
+from perfgate.report.breakdown import render_breakdown_markdown
 
 # 6 runs suffice when only the two planted tests move by 5 ms or more on a quiet machine.
 # On a loaded 2-core machine (load 12: a CPU hog beside five test suites) a 30 ms sleep

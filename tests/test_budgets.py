@@ -14,7 +14,8 @@ import pytest
 from markdown_check import outside_markup
 from scipy import stats as scipy_stats
 
-from perfgate import budgets, config
+from perfgate import config
+from perfgate.compare import budgets
 from perfgate.errors import ConfigError
 from perfgate.report import markdown
 from perfgate.results import BudgetCheck, Results, Sample, Side

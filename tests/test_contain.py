@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from perfgate import contain
-from perfgate.measure import RunSpec, measure
+from perfgate.measure.run import RunSpec, measure
 
 
 def _nobody() -> contain.Account:

@@ -19,14 +19,10 @@ from breakdown_helpers import write_files
 from git_helpers import make_repo
 from test_imports import _env
 
-from perfgate.breakdown import (
-    Breakdown,
-    compare_breakdowns,
-    culprit_lines,
-    groups_of,
-    render_breakdown_markdown,
-)
-from perfgate.imports import compare_imports, measure_imports
+from perfgate.compare.imports import compare_imports
+from perfgate.compare.tests import Breakdown, compare_breakdowns, groups_of
+from perfgate.measure.import_trace import measure_imports
+from perfgate.report.breakdown import culprit_lines, render_breakdown_markdown
 
 PY = sys.executable
 

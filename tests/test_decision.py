@@ -19,7 +19,7 @@ import pytest
 from git_helpers import make_repo
 from scipy import stats as scipy_stats
 
-from perfgate import config, gate
+from perfgate import config, pipeline
 from perfgate.errors import ConfigError
 from perfgate.progress import Progress
 from perfgate.results import Results, Sample, Side
@@ -152,7 +152,7 @@ def test_the_library_refuses_them_before_git_is_asked(tmp_path: Path) -> None:
         read_repo_file=False,
     )
     with pytest.raises(ConfigError, match="at least 5 runs"):
-        gate.run_gate(cfg, Progress(live=False))
+        pipeline.run_gate(cfg, Progress(live=False))
 
 
 def test_compare_refuses_run_counts_that_cannot_reach_the_level(tmp_path: Path) -> None:

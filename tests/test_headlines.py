@@ -28,8 +28,8 @@ from sample_comments import (
     with_breakdown,
 )
 
-from perfgate import cli, gate
-from perfgate.breakdown import Breakdown
+from perfgate import cli, pipeline
+from perfgate.compare.tests import Breakdown
 from perfgate.github.publish import status_description, status_state
 from perfgate.report import console, markdown
 from perfgate.results import Results
@@ -81,7 +81,7 @@ def test_fail_headline_names_the_regressed_metric_and_its_cause_comes_before_the
     assert "also 🔴 slower test `tests/test_a.py::test_x`" in first
     sections_in_order(text, "| metric |", "🔴 **Slower tests**", "<summary>Details</summary>")
     assert_every_red_is_in_the_headline(text)
-    assert gate.exit_code(results) == 1 and status_state(results) == "failure"
+    assert pipeline.exit_code(results) == 1 and status_state(results) == "failure"
 
 
 def test_pass_headline_says_nothing_moved_beyond_its_threshold():
@@ -91,7 +91,7 @@ def test_pass_headline_says_nothing_moved_beyond_its_threshold():
     assert text.splitlines()[0] == "### ✅ perfgate: pass: no metric moved beyond its threshold"
     assert "🔴" not in text and "🟡" not in text
     sections_in_order(text, "| metric |", "<summary>Details</summary>")
-    assert gate.exit_code(results) == 0 and status_state(results) == "success"
+    assert pipeline.exit_code(results) == 0 and status_state(results) == "success"
 
 
 def test_a_failed_gate_gives_no_advice_on_getting_a_verdict():
@@ -137,7 +137,7 @@ def test_inconclusive_setting_decides_the_status_and_exit_code_never_the_words(
 ) -> None:
     results = noisy()
     results = dataclasses.replace(results, settings={**results.settings, "inconclusive": setting})
-    assert status_state(results) == state and gate.exit_code(results) == code
+    assert status_state(results) == state and pipeline.exit_code(results) == code
     assert status_description(results).startswith("no verdict: ")
     assert markdown.render_comment(results).startswith("### 🟡 perfgate: no verdict:")
 

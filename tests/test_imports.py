@@ -9,15 +9,11 @@ from pathlib import Path
 import pytest
 from breakdown_helpers import MIB, write_files
 
-from perfgate.breakdown import Breakdown, render_breakdown_markdown
+from perfgate.compare.imports import ImportComparison, compare_imports
+from perfgate.compare.tests import Breakdown
 from perfgate.errors import BenchmarkFailed, InfrastructureError
-from perfgate.imports import (
-    ImportComparison,
-    compare_imports,
-    measure_import_once,
-    measure_imports,
-    parse_importtime,
-)
+from perfgate.measure.import_trace import measure_import_once, measure_imports, parse_importtime
+from perfgate.report.breakdown import render_breakdown_markdown
 
 TRACE = """\
 import time: self [us] | cumulative | imported package

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 
 from perfgate.errors import BenchmarkFailed, ConfigError
-from perfgate.instructions import (
+from perfgate.measure.instructions import (
     Counter,
     _callgrind_count,
     count_instructions,
     find_counter,
     require_counter,
 )
-from perfgate.measure import RunSpec
+from perfgate.measure.run import RunSpec
+from perfgate.measure.schedule import Target, run_single
 from perfgate.progress import Progress
-from perfgate.runner import Target, run_single
 
 PY = sys.executable
 DETECTION = find_counter()

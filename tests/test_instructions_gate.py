@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from git_helpers import make_repo
 
-from perfgate.instructions import find_counter
+from perfgate.measure.instructions import find_counter
 
 PY = sys.executable
 DETECTION = find_counter()

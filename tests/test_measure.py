@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from perfgate.measure import RunSpec, _Descendants, _SessionMembers, log_tail, measure
+from perfgate.measure.run import RunSpec, _Descendants, _SessionMembers, log_tail, measure
 
 PY = sys.executable
 MB = 1024 * 1024
@@ -122,7 +122,7 @@ def test_interrupting_perfgate_stops_the_run_it_was_measuring(tmp_path: Path) ->
         f"""
         import os, sys
         from pathlib import Path
-        from perfgate.measure import RunSpec, measure
+        from perfgate.measure.run import RunSpec, measure
         spec = RunSpec(("sh", "-c", "echo $$ > {pid_file}; sleep 300"), Path("."),
                        dict(os.environ), 600, Path({str(tmp_path / "r.log")!r}))
         measure(spec)

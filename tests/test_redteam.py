@@ -25,14 +25,14 @@ from report_helpers import PASSED
 from test_action_e2e import BENCH, REPO, action_inputs, event, run_entrypoint
 
 from perfgate import config, workspace
-from perfgate.breakdown import PLUGIN_SCHEMA
 from perfgate.errors import BenchmarkFailed
-from perfgate.gate import run_gate
 from perfgate.github import action
-from perfgate.measure import RunSpec, log_tail, measure
+from perfgate.measure.pytest_documents import PLUGIN_SCHEMA
+from perfgate.measure.run import RunSpec, log_tail, measure
+from perfgate.measure.schedule import Target, run_single
+from perfgate.pipeline import run_gate
 from perfgate.plugin_contract import ENV_VAR
 from perfgate.progress import Progress
-from perfgate.runner import Target, run_single
 
 #: What the PR puts where perfgate's own code would be found with `-m` from the checkout.
 FAKE_ACTION = """import json, os, sys

@@ -23,13 +23,14 @@ from github_server import PAT, TOKEN
 from markdown_check import outside_markup, shown
 from report_helpers import make_error, make_results
 
-from perfgate import breakdown
+from perfgate.compare import tests as breakdown
+from perfgate.compare.imports import ImportComparison, ModuleImportChange, NewHeavyModule
 from perfgate.errors import ConfigError
 from perfgate.github import action, actions
 from perfgate.github.api import GitHubAPI, GitHubError
 from perfgate.github.publish import publish
-from perfgate.imports import ImportComparison, ModuleImportChange, NewHeavyModule
 from perfgate.report import format, markdown
+from perfgate.report.breakdown import NOTE_CHARS
 from perfgate.results import Environment, Results
 
 #: The review's payloads: a ping, a team ping, a phishing link, a closed section, a fake
@@ -148,9 +149,7 @@ def test_long_names_are_cut() -> None:
     evidence = evidence[: evidence.index("<details>")]
     # A table cell holds the first 199 characters and "…": "tests/test_x.py::test_" is 22.
     assert "| `tests/test_x.py::test_" + "a" * 177 + "…` |" in evidence
-    assert "a" * breakdown.NOTE_CHARS not in evidence, (
-        "a note, perfgate's words around names, is cut too"
-    )
+    assert "a" * NOTE_CHARS not in evidence, "a note, perfgate's words around names, is cut too"
     assert "a" * markdown.COMMAND_CHARS not in text
     assert len(text) <= markdown.GITHUB_COMMENT_LIMIT
 

@@ -12,8 +12,8 @@ import pytest
 from markdown_check import outside_markup
 from report_helpers import make_error, make_results, make_run
 
-from perfgate import stats
-from perfgate.breakdown import Breakdown
+from perfgate.compare import stats
+from perfgate.compare.tests import Breakdown
 from perfgate.github.publish import status_description
 from perfgate.progress import format_seconds
 from perfgate.report import chart, console, format, markdown

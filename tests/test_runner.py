@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from perfgate.errors import BenchmarkFailed
+from perfgate.measure.schedule import Target, pair_orders, run_pairs, run_single
 from perfgate.progress import Progress
-from perfgate.runner import Target, pair_orders, run_pairs, run_single
 
 PY = sys.executable
 

@@ -18,7 +18,8 @@ import pytest
 from git_helpers import make_repo
 from github_server import TOKEN
 
-from perfgate import cli, shards, stats, stratified
+from perfgate import cli, shards
+from perfgate.compare import stats, stratified
 from perfgate.results import Environment, Results, Sample, Side
 
 PY = sys.executable

@@ -12,7 +12,7 @@ import statistics
 import pytest
 from scipy import stats as scipy_stats
 
-from perfgate import stats
+from perfgate.compare import stats
 from perfgate.results import Sample, Side
 
 

@@ -12,7 +12,7 @@ from fractions import Fraction
 import pytest
 from scipy import stats as scipy_stats
 
-from perfgate import stratified
+from perfgate.compare import stratified
 
 
 def _enumerated_null(strata):

@@ -23,14 +23,11 @@ from pathlib import Path
 
 from build import build, git
 
-from perfgate.breakdown import (
-    Breakdown,
-    collect_pytest_breakdown,
-    compare_breakdowns,
-    plugin_env,
-    render_breakdown_markdown,
-)
-from perfgate.imports import compare_imports, measure_imports
+from perfgate.compare.imports import compare_imports
+from perfgate.compare.tests import Breakdown, compare_breakdowns
+from perfgate.measure.import_trace import measure_imports
+from perfgate.measure.pytest_documents import collect_pytest_breakdown, plugin_env
+from perfgate.report.breakdown import render_breakdown_markdown
 
 # Every test using the new `pool` fixture pays its 40 ms handshake; the first of them,
 # test_render_report, was also the one that paid for heavylib's lazy import on base (so it

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, config, shards, stats
-from .breakdown import render_breakdown_markdown
+from . import __version__, config, shards
+from .compare import stats
 from .errors import (
     EXIT_INFRASTRUCTURE,
     EXIT_PASS,
@@ -26,12 +26,13 @@ from .errors import (
     ConfigError,
     PerfgateError,
 )
-from .gate import Outcome, rejudge, run_gate, run_only
 from .github import actions
 from .github.api import GitHubAPI, GitHubError
 from .github.publish import CLAIM_NOTE, publish, trusted_target
+from .pipeline import Outcome, rejudge, run_gate, run_only
 from .progress import Progress
 from .report import console, markdown
+from .report.breakdown import render_breakdown_markdown
 from .results import Results, Side
 
 #: Help for each configuration key; the same key is a flag, a `.perfgate.yml` key

@@ -84,7 +84,7 @@ class Config:
     time_budget_s: float | None = None
     time_threshold: float = 0.05
     memory_threshold: float = 0.10
-    #: Count the benchmark's instructions too (see instructions.py): a metric that
+    #: Count the benchmark's instructions too (see measure/instructions.py): a metric that
     #: barely varies on a noisy runner, hence its own, much smaller threshold.
     instructions: bool = False
     instructions_threshold: float = 0.01
@@ -95,7 +95,7 @@ class Config:
     seed: int | None = None
     breakdown: str | None = None
     imports: tuple[str, ...] = ()
-    #: Absolute limits on head (or on `perfgate run`'s runs): see budgets.py.
+    #: Absolute limits on head (or on `perfgate run`'s runs): see compare/budgets.py.
     budgets: tuple[Budget, ...] = ()
     #: This job's share of a gate spread over a CI matrix: (K, N) for shard K of N.
     shard: tuple[int, int] | None = None
@@ -506,7 +506,7 @@ def check(config: Config, *, require_command: bool = True) -> Config:
 
 def _check_budget_runs(config: Config) -> None:
     """Budgets judged on fewer runs than their interval needs could never be over or met."""
-    from .budgets import LEVEL, fewest_runs  # budgets.py reads this module's Budget
+    from .compare.budgets import LEVEL, fewest_runs  # compare/budgets.py reads this module's Budget
 
     if config.budgets and config.runs < fewest_runs():
         raise ConfigError(

@@ -136,7 +136,7 @@ class Comparison:
 
 @dataclass(frozen=True)
 class BudgetCheck:
-    """One absolute budget judged on one side's runs (budgets.py).
+    """One absolute budget judged on one side's runs (compare/budgets.py).
 
     `key` and `text` name the budget as the user wrote it (`wall-time`, `2s`); `limit`,
     `median` and the ends of `ci` are in seconds or bytes.  `ci` is the order-statistic

@@ -25,7 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import config, environment, stats, stratified
+from . import config, environment
+from .compare import stats, stratified
 from .errors import (
     EXIT_BENCHMARK_FAILED,
     EXIT_INFRASTRUCTURE,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import contain
 from .errors import ConfigError, InfrastructureError
-from .measure import RunSpec, log_tail, measure
+from .measure.run import RunSpec, log_tail, measure
 
 # What the untrusted benchmark and setup never see (`benchmark_env`) on a laptop; in
 # CI, and wherever the code runs as a bench user, the environment is built from an

@@ -30,7 +30,7 @@ from ..errors import (
     ConfigError,
     PerfgateError,
 )
-from ..gate import Outcome, run_gate
+from ..pipeline import Outcome, run_gate
 from ..progress import Progress
 from ..report.budgets import over_phrases
 from ..report.format import one_line

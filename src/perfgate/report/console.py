@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .. import stats
-from ..breakdown import culprit_lines
+from ..compare import stats
 from ..results import Results, Side
 from . import budgets
+from .breakdown import culprit_lines
 from .format import interval, label, one_line, quantity, share
 from .markdown import (
     advice_lines,

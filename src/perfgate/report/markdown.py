@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .. import stats
+from ..compare import stats
 from ..progress import format_seconds
 from ..results import (
     METRIC_FIELDS,
@@ -172,8 +172,8 @@ def red_findings(results: Results, quote: Callable[..., str] = untrusted) -> lis
     """Every 🔴 below the table in a few words: imports, tests, groups, memory, leaks."""
     if not results.breakdown:
         return []
-    from ..breakdown import Breakdown, GroupChange
-    from ..imports import relative
+    from ..compare.tests import Breakdown, GroupChange
+    from .imports import relative
 
     breakdown = results.breakdown
     if not isinstance(breakdown, Breakdown):
@@ -411,14 +411,14 @@ def noise_lines(results: Results) -> list[str]:
 
 
 def causes_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
-    """Which test, which import, which leak (see breakdown.py), then what is left that no
+    """Which test, which import, which leak (see compare/tests.py), then what is left that no
     named culprit accounts for: a reviewer must not take +6 ms of tests for a +0.7 s story."""
     unexplained = unexplained_lines(results)
     tail = ("\n\n" + "\n".join(f"- {line}" for line in unexplained)) if unexplained else ""
     tail = f"\n\n**Not explained**{tail}" if unexplained else ""
     if not results.breakdown or budget < 200 + len(tail):
         return ""
-    from ..breakdown import render_breakdown_markdown
+    from .breakdown import render_breakdown_markdown
 
     room = min(budget - len(tail), 20_000)
     return render_breakdown_markdown(results.breakdown, max_chars=room) + tail
@@ -432,7 +432,7 @@ def unexplained_lines(results: Results) -> list[str]:
     """A regressed wall time or peak memory whose named culprits do not add up to half of it."""
     if not results.breakdown:
         return []
-    from ..breakdown import Breakdown
+    from ..compare.tests import Breakdown
 
     breakdown = results.breakdown
     if not isinstance(breakdown, Breakdown):

@@ -22,12 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import contain
-from .errors import BenchmarkFailed, InfrastructureError
+from .. import contain
+from ..errors import BenchmarkFailed, InfrastructureError
+from ..progress import Progress
+from ..results import Sample
 from .instructions import Counter, count_instructions
-from .measure import RunSpec, describe_exit, log_tail, measure
-from .progress import Progress
-from .results import Sample
+from .run import RunSpec, describe_exit, log_tail, measure
 
 #: The largest run file read back (a pytest plugin document of 100k tests is ~30 MB).
 MAX_RUN_FILE_BYTES = 256 * 1024 * 1024

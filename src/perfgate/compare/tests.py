@@ -2,43 +2,33 @@
 
 Input: the documents the pytest plugin wrote (schema ``perfgate-pytest/1``),
 one per run and side.  Each test's samples are compared with the same
-rank statistics as the whole suite (perfgate.stats), and the p-values of all
+rank statistics as the whole suite (perfgate.compare.stats), and the p-values of all
 tests are corrected together (Holm): with 500 tests and no correction, 25
 would look guilty by chance at the 5% level.  A change must also be large
 in absolute terms (5 ms, 5 MB by default): a test going from 1 ms to 1.3 ms
 is real but not worth a reviewer's time.
 
-    base_docs = read_plugin_documents(base_paths)
-    head_docs = read_plugin_documents(head_paths)
+    base_docs = pytest_documents.read_plugin_documents(base_paths)
+    head_docs = pytest_documents.read_plugin_documents(head_paths)
     breakdown = compare_breakdowns(base_docs, head_docs, 0.05, 0.10)
     results = Results(..., breakdown=breakdown.to_json())
-    text = render_breakdown_markdown(breakdown, max_chars=20_000)
+    text = report.breakdown.render_breakdown_markdown(breakdown, max_chars=20_000)
 
-Everything here is pure except ``read_plugin_documents``.
+Pure: the documents are read by measure/pytest_documents.py, the section of
+the comment is written by report/breakdown.py.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from ..measure.pytest_documents import aggregate, test_order, test_seconds
 from . import stats
-from .imports import (
-    ImportComparison,
-    describe_new_heavy,
-    relative,
-    relative_interval,
-    render_imports_markdown,
-)
-from .plugin_contract import ENV_VAR
-from .plugin_contract import SCHEMA as PLUGIN_SCHEMA
-from .report import format as fmt
+from .imports import ImportComparison
 
 BREAKDOWN_SCHEMA = "perfgate-breakdown/1"
 MIN_TIME_S = 0.005
@@ -49,117 +39,6 @@ LEAK_THRESHOLD_BYTES = 10 * 2**20
 LEAK_STEP_BYTES = 2**20
 #: A one-off step (a cache warmed, a module imported) is not a leak; growth must repeat.
 LEAK_MIN_STEPS = 3
-TOP = 10
-#: The longest note shown; a note names what the run wrote (its memory method, say).
-NOTE_CHARS = 500
-
-
-# --- Reading the plugin's documents -----------------------------------------------------------
-
-
-def plugin_env(path: Path) -> dict[str, str]:
-    """The variable that switches the plugin on without touching the user's command."""
-    return {ENV_VAR: str(path)}
-
-
-#: The package the plugin is loaded as where perfgate is not installed; a name no
-#: project uses, so it shadows nothing.
-LOADER_PACKAGE = "_perfgate_pytest"
-_LOADER_FILES = {
-    "__init__.py": "_plugin_loader.py",
-    "plugin_contract.py": "plugin_contract.py",
-    "pytest_plugin.py": "pytest_plugin.py",
-}
-
-
-def plugin_loader_env(folder: Path, env: Mapping[str, str]) -> dict[str, str]:
-    """`env` with the plugin loadable by any Python that runs pytest.
-
-    The benchmark's pytest often runs in the project's environment, not
-    perfgate's (perfgate from pipx, `venv: true`). The plugin is copied into
-    `folder` as a package of its own, which goes last on PYTHONPATH (the
-    project's paths keep precedence) and into PYTEST_PLUGINS.
-    """
-    package = folder / LOADER_PACKAGE
-    package.mkdir(parents=True, exist_ok=True)
-    source = Path(__file__).parent
-    for target, name in _LOADER_FILES.items():
-        (package / target).write_bytes((source / name).read_bytes())
-    return {
-        **env,
-        "PYTHONPATH": _appended(env.get("PYTHONPATH", ""), str(folder), os.pathsep),
-        "PYTEST_PLUGINS": _appended(env.get("PYTEST_PLUGINS", ""), LOADER_PACKAGE, ","),
-    }
-
-
-def _appended(value: str, item: str, separator: str) -> str:
-    return f"{value}{separator}{item}" if value else item
-
-
-def read_plugin_documents(paths: Sequence[Path]) -> list[dict[str, Any]]:
-    """Load plugin documents; a missing or foreign file is named (ValueError)."""
-    documents = []
-    for path in paths:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: no per-test data from the pytest plugin ({exc})") from exc
-        if not isinstance(data, dict) or data.get("schema") != PLUGIN_SCHEMA:
-            raise ValueError(f"{path}: not a {PLUGIN_SCHEMA} document")
-        documents.append(data)
-    return documents
-
-
-def collect_pytest_breakdown(paths: Sequence[Path]) -> list[dict[str, Any]]:
-    """The documents of one side's runs, skipping runs that wrote none (e.g. a warm-up)."""
-    return read_plugin_documents([p for p in paths if Path(p).exists()])
-
-
-@dataclass(frozen=True)
-class TestSamples:
-    """One test's samples over the runs of one side."""
-
-    seconds: tuple[float, ...]
-    peak_added_bytes: tuple[int, ...]
-    peak_bytes: tuple[int, ...]
-
-
-def _test_seconds(record: Mapping[str, Any]) -> float:
-    return sum(record.get(k) or 0.0 for k in ("setup_s", "call_s", "teardown_s"))
-
-
-def aggregate(documents: Sequence[Mapping[str, Any]]) -> dict[str, TestSamples]:
-    """Per test id, its samples over the runs (a test run twice in one session: the last)."""
-    seconds: dict[str, list[float]] = {}
-    added: dict[str, list[int]] = {}
-    peaks: dict[str, list[int]] = {}
-    for document in documents:
-        per_run = {record["nodeid"]: record for record in document["tests"]}
-        for nodeid, record in per_run.items():
-            seconds.setdefault(nodeid, []).append(_test_seconds(record))
-            before, peak = record.get("rss_before_bytes"), record.get("peak_rss_bytes")
-            if before is not None and peak is not None:
-                added.setdefault(nodeid, []).append(max(0, peak - before))
-                peaks.setdefault(nodeid, []).append(peak)
-    return {
-        nodeid: TestSamples(tuple(s), tuple(added.get(nodeid, ())), tuple(peaks.get(nodeid, ())))
-        for nodeid, s in seconds.items()
-    }
-
-
-def seconds_per_run(documents: Sequence[Mapping[str, Any]]) -> list[dict[str, float]]:
-    """Per run, each test id's seconds (setup, call and teardown): what per-test budgets
-    are judged on, which need the runs apart to sum a file's tests run by run."""
-    return [{r["nodeid"]: _test_seconds(r) for r in document["tests"]} for document in documents]
-
-
-def test_order(documents: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Test ids in the order the first run met them (then any the others added)."""
-    seen: dict[str, None] = {}
-    for document in documents:
-        for record in document["tests"]:
-            seen.setdefault(record["nodeid"], None)
-    return list(seen)
 
 
 # --- Data -------------------------------------------------------------------------------------
@@ -397,7 +276,7 @@ def group_sums(
     """Per group, its tests' summed seconds in each run."""
     sums: dict[str, list[float]] = {name: [] for name in members}
     for document in documents:
-        per_run = {record["nodeid"]: _test_seconds(record) for record in document["tests"]}
+        per_run = {record["nodeid"]: test_seconds(record) for record in document["tests"]}
         for name, tests in members.items():
             sums[name].append(sum(per_run.get(t, 0.0) for t in tests))
     return sums
@@ -711,199 +590,3 @@ def _tests_from_json(data: Mapping[str, Any]) -> TestsComparison:
         ),
         groups_tested=data.get("groups_tested", 0),
     )
-
-
-# --- Markdown ---------------------------------------------------------------------------------
-
-
-def _time_rows(changes: Sequence[TestChange]) -> list[str]:
-    return [
-        f"| {fmt.untrusted(c.nodeid, cell=True)} | {fmt.seconds(c.base_median)} | "
-        f"{fmt.seconds(c.head_median)} | "
-        f"{relative(c.change)} (+{fmt.seconds(c.difference)}) | {relative_interval(c.ci)} |"
-        for c in changes
-    ]
-
-
-def _memory_rows(changes: Sequence[TestChange]) -> list[str]:
-    return [
-        f"| {fmt.untrusted(c.nodeid, cell=True)} | +{fmt.megabytes(c.base_median)} | "
-        f"+{fmt.megabytes(c.head_median)} | "
-        f"{fmt.delta('peak_memory', 0, c.difference)} | "
-        f"{fmt.delta('peak_memory', 0, c.difference_ci[0])} … "
-        f"{fmt.delta('peak_memory', 0, c.difference_ci[1])} |"
-        for c in changes
-    ]
-
-
-def note_line(note: object) -> str:
-    """A note of the breakdown: perfgate's words, but with names and methods the run wrote,
-    and any text at all in a results file from elsewhere, so shown as outside text."""
-    return f"_note:_ {fmt.untrusted(note, limit=NOTE_CHARS)}"
-
-
-def _names(names: Sequence[str], limit: int) -> str:
-    shown = ", ".join(fmt.untrusted(n) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _listing(heading: str, lines: Sequence[str], total: int, what: str) -> str:
-    """A heading, the lines shown, and how many more there are."""
-    more = total - len(lines)
-    return heading + "\n".join(lines) + (f"\n\n…and {more} more {what}" if more > 0 else "")
-
-
-def _tests_section(tests: TestsComparison, top: int) -> str:
-    parts = []
-    how = (
-        f"{tests.compared} tests compared over {tests.base_runs} and {tests.head_runs} runs; "
-        "p-values corrected (Holm) for every test that moved enough to matter"
-    )
-    table = "| test | base | head | change | 95% interval |\n|---|---:|---:|---:|---|\n"
-    if tests.time_regressions:
-        parts.append(
-            _listing(
-                f"🔴 **Slower tests** ({how})\n\n{table}",
-                _time_rows(tests.time_regressions[:top]),
-                len(tests.time_regressions),
-                "slower tests",
-            )
-        )
-    if tests.group_regressions:
-        parts.append(
-            _listing(
-                "🔴 **Slower groups of tests** (each test's change too small to single out; the "
-                "sum per file, class or parametrized function, corrected with the tests)\n\n",
-                [
-                    f"- {group_sentence(g, fmt.untrusted)} ({relative(g.change.change)}, "
-                    f"95% interval {relative_interval(g.change.ci)})"
-                    for g in tests.group_regressions[:top]
-                ],
-                len(tests.group_regressions),
-                "slower groups",
-            )
-        )
-    if tests.memory_regressions:
-        parts.append(
-            _listing(
-                f"🔴 **Hungrier tests** (memory added at the test's peak)\n\n{table}",
-                _memory_rows(tests.memory_regressions[:top]),
-                len(tests.memory_regressions),
-                "hungrier tests",
-            )
-        )
-    for leak in tests.leaks:
-        base = (
-            f" (base leaks {fmt.delta('peak_memory', 0, leak.base_growth_bytes)})"
-            if leak.base_growth_bytes is not None
-            else " (base does not leak)"
-        )
-        parts.append(
-            f"🔴 **Leak**: RSS keeps growing from {fmt.untrusted(leak.first_test)} on: "
-            f"{fmt.delta('peak_memory', 0, leak.growth_bytes)} by the end of the suite{base}, "
-            f"growing after {len(leak.growing_tests)} tests: {_names(leak.growing_tests, top)}"
-        )
-    collection = tests.collection
-    if collection is not None and collection.verdict in ("regression", "improvement"):
-        red = "🔴 " if collection.verdict == "regression" else ""
-        parts.append(
-            f"{red}**Collection**: {fmt.seconds(collection.base_median)} → "
-            f"{fmt.seconds(collection.head_median)} ({relative(collection.change)}, "
-            f"{relative_interval(collection.ci)}): imports at collection are paid by every run"
-        )
-    faster = tests.time_improvements
-    if faster:
-        listed = ", ".join(
-            f"{fmt.untrusted(c.nodeid)} "
-            f"({fmt.seconds(c.base_median)} → {fmt.seconds(c.head_median)})"
-            for c in faster[:top]
-        )
-        more = f" and {len(faster) - top} more" if len(faster) > top else ""
-        parts.append(f"**Faster tests** ({len(faster)}): {listed}{more}")
-    if tests.added:
-        parts.append(f"**Tests added** ({len(tests.added)}): {_names(tests.added, top)}")
-    if tests.removed:
-        parts.append(f"**Tests removed** ({len(tests.removed)}): {_names(tests.removed, top)}")
-    if not (
-        tests.time_regressions or tests.group_regressions or tests.memory_regressions
-        or tests.leaks
-    ):  # fmt: skip
-        parts.append(f"No test is singled out as slower, hungrier or leaking ({how}).")
-    parts.extend(note_line(note) for note in tests.notes)
-    return "\n\n".join(parts)
-
-
-def group_sentence(group: GroupChange, quote: Callable[[str], str]) -> str:
-    """ "tests in `tests/test_time.py`: 300 tests, +640 ms in all"."""
-    where = {"file": "", "class": "class ", "function": "parametrized function "}[group.kind]
-    return (
-        f"tests in {where}{quote(group.change.nodeid)}: {group.tests} tests, "
-        f"+{fmt.seconds(group.change.difference)} in all"
-    )
-
-
-def culprit_lines(breakdown: Breakdown | Mapping[str, Any], top: int = 3) -> list[str]:
-    """The culprits of the comment as plain lines for a terminal, the `top` of each kind.
-
-    The same findings as `render_breakdown_markdown`, in the same order: the
-    console is where a developer running the gate on a laptop looks.
-    """
-    if not isinstance(breakdown, Breakdown):
-        breakdown = Breakdown.from_json(breakdown)
-    quote = fmt.one_line
-    lines: list[str] = []
-    if breakdown.imports:
-        for module in breakdown.imports.modules:
-            lines += [f"import: {s}" for s in describe_new_heavy(module, quote)][:top]
-    tests = breakdown.tests
-    if tests is not None:
-        for c in tests.time_regressions[:top]:
-            lines.append(
-                f"slower test: {quote(c.nodeid)}: {fmt.seconds(c.base_median)} → "
-                f"{fmt.seconds(c.head_median)} (+{fmt.seconds(c.difference)})"
-            )
-        lines += [f"slower {group_sentence(g, quote)}" for g in tests.group_regressions[:top]]
-        for c in tests.memory_regressions[:top]:
-            lines.append(
-                f"hungrier test: {quote(c.nodeid)}: "
-                f"{fmt.delta('peak_memory', 0, c.difference)} at its peak"
-            )
-        for leak in tests.leaks:
-            lines.append(
-                f"leak: RSS keeps growing from {quote(leak.first_test)} on: "
-                f"{fmt.delta('peak_memory', 0, leak.growth_bytes)} by the end of the suite"
-            )
-        hidden = sum(
-            max(0, len(found) - top)
-            for found in (tests.time_regressions, tests.group_regressions,
-                          tests.memory_regressions)
-        )  # fmt: skip
-        if hidden:
-            lines.append(f"…and {hidden} more in the Markdown report (--markdown PATH)")
-    return lines
-
-
-def render_breakdown_markdown(
-    breakdown: Breakdown | Mapping[str, Any], max_chars: int = 20_000
-) -> str:
-    """The comment's "which test, which import" section, never longer than `max_chars`.
-
-    Accepts the dataclass or its JSON (what `Results.breakdown` holds).  When
-    the full lists do not fit, fewer rows are shown per list before anything
-    is cut.
-    """
-    if not isinstance(breakdown, Breakdown):
-        breakdown = Breakdown.from_json(breakdown)
-    text = ""
-    for top in (TOP, 5, 3, 1):
-        sections = ["#### Which test, which import"]
-        if breakdown.imports and breakdown.imports.modules:
-            sections.append(render_imports_markdown(breakdown.imports))
-        if breakdown.tests:
-            sections.append(_tests_section(breakdown.tests, top))
-        sections.extend(note_line(note) for note in breakdown.notes)
-        text = "\n\n".join(s for s in sections if s)
-        if len(text) <= max_chars:
-            return text
-    cut = "\n\n…(cut to fit the comment)"
-    return text[: max(0, max_chars - len(cut))] + cut if max_chars > len(cut) else text[:max_chars]

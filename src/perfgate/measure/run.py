@@ -30,8 +30,8 @@ from pathlib import Path
 
 import psutil
 
-from . import contain
-from .results import Sample
+from .. import contain
+from ..results import Sample
 
 #: Seconds between two samples of the tree's memory.  Short enough to see a
 #: fixture that holds memory for a few milliseconds, long enough to cost

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .results import Comparison, Side, measured_metrics
+from ..results import Comparison, Side, measured_metrics
 
 
 @dataclass(frozen=True)
@@ -722,8 +722,8 @@ def clusters(values: Sequence[float]) -> list[tuple[float, int]]:
 def decide(
     change: float, ci: tuple[float, float], p_value: float, threshold: float, alpha: float = ALPHA
 ) -> str:
-    """The two-sided rule of the per-test and per-import evidence (breakdown.py,
-    imports.py): significant and beyond the threshold, or inside it, or unknown."""
+    """The two-sided rule of the per-test and per-import evidence (compare/tests.py,
+    compare/imports.py): significant and beyond the threshold, or inside it, or unknown."""
     low, high = ci
     significant = p_value < alpha
     if significant and change > threshold and low > 0:

@@ -21,8 +21,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .config import TEST_TIME, Budget, parse_budgets
-from .results import BudgetCheck, Results, Side
+from ..config import TEST_TIME, Budget, parse_budgets
+from ..results import BudgetCheck, Results, Side
 
 #: One-sided error of each end of the interval (see the module's docstring).
 LEVEL = 0.01

@@ -1,4 +1,4 @@
-"""The pipeline: config -> workspace -> runner -> stats -> results.  Glue only.
+"""The pipeline: config -> workspace -> measure -> compare -> results.  Glue only.
 
 Failures after the configuration was accepted do not escape as exceptions:
 they come back as results with verdict `error` and exit code 3 or 4, so the
@@ -19,12 +19,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import breakdown, budgets, contain, runner, shards, sources, stats, workspace
-from . import imports as imports_module
-from . import instructions as instructions_module
+from . import contain, shards, sources, workspace
+from .compare import budgets, stats
+from .compare import imports as import_changes
+from .compare import tests as test_changes
 from .config import Config
 from .environment import capture
 from .errors import EXIT_PASS, EXIT_REGRESSION, BenchmarkFailed, ConfigError, PerfgateError
+from .measure import import_trace, pytest_documents, schedule
+from .measure import instructions as instructions_module
 from .progress import Progress
 from .results import Results, Sample, Side
 
@@ -69,7 +72,7 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
     for warning in checkout_warnings(repo, refs, shas):
         progress.step(f"warning: {warning}")
     # The per-test and per-import evidence tests at the level each look had before the
-    # group-sequential design: split evenly over the looks (breakdown.py).
+    # group-sequential design: split evenly over the looks (compare/tests.py).
     alpha = stats.ALPHA / len(plan.looks())
     try:
         samples, evidence, test_runs = _measure(
@@ -111,12 +114,12 @@ def run_only(config: Config, progress: Progress) -> Results:
     check_command_exists(config.command, cwd, env)
     with tempfile.TemporaryDirectory(prefix="perfgate-logs-") as logs:
         if per_test:  # per-test budgets: the plugin records each test's time
-            env = breakdown.plugin_loader_env(Path(logs) / "pytest-plugin", env)
-        target = runner.Target(
+            env = pytest_documents.plugin_loader_env(Path(logs) / "pytest-plugin", env)
+        target = schedule.Target(
             "run", config.command, cwd, env, config.timeout_s, Path(logs),
-            run_file_env=breakdown.ENV_VAR if per_test else None,
+            run_file_env=pytest_documents.ENV_VAR if per_test else None,
         )  # fmt: skip
-        samples = runner.run_single(
+        samples = schedule.run_single(
             target, runs=config.runs, warmup=config.warmup, progress=progress, instructions=counter
         )
         progress.done()
@@ -132,11 +135,13 @@ def run_only(config: Config, progress: Progress) -> Results:
     )
 
 
-def _test_runs(target: runner.Target, runs: int) -> list[dict[str, float]]:
+def _test_runs(target: schedule.Target, runs: int) -> list[dict[str, float]]:
     """Each run's per-test seconds, or none when the run's files are unusable (they are
     the benchmark's: hostile input, never a crash; the budgets say `not measured`)."""
     try:
-        return breakdown.seconds_per_run(breakdown.collect_pytest_breakdown(target.run_files(runs)))
+        return pytest_documents.seconds_per_run(
+            pytest_documents.collect_pytest_breakdown(target.run_files(runs))
+        )
     except Exception:  # noqa: BLE001
         return []
 
@@ -267,7 +272,7 @@ def _measure(
             return stats.judge(base_side, Side("head", shas["head"], tuple(head)), plan).settled
 
         def measure_pairs() -> tuple[tuple[Sample, ...], tuple[Sample, ...]]:
-            return runner.run_pairs(
+            return schedule.run_pairs(
                 targets["base"],
                 targets["head"],
                 runs=config.runs,
@@ -285,7 +290,7 @@ def _measure(
         try:
             base_samples, head_samples = measure_pairs()
         except BenchmarkFailed as failure:
-            if not per_test or breakdown.LOADER_PACKAGE not in failure.log_tail:
+            if not per_test or pytest_documents.LOADER_PACKAGE not in failure.log_tail:
                 raise
             progress.step(
                 "note: pytest could not import perfgate's plugin (does the command set "
@@ -318,22 +323,22 @@ def _targets(
     *,
     per_test: bool,
     loader: bool = True,
-) -> dict[str, runner.Target]:
+) -> dict[str, schedule.Target]:
     """What each side runs; with `per_test`, each run is given a file for its per-test
     data, and with `loader` the plugin is put where any pytest can import it."""
     targets = {}
     for side in SIDES:
         env = dict(envs[side])
         if per_test and loader:
-            env = breakdown.plugin_loader_env(log_dir / "pytest-plugin", env)
-        targets[side] = runner.Target(
+            env = pytest_documents.plugin_loader_env(log_dir / "pytest-plugin", env)
+        targets[side] = schedule.Target(
             side=side,
             argv=config.command,
             cwd=trees[side] / config.working_directory,
             env=env,
             timeout_s=config.timeout_s,
             log_dir=log_dir,
-            run_file_env=breakdown.ENV_VAR if per_test else None,
+            run_file_env=pytest_documents.ENV_VAR if per_test else None,
             account=accounts[side],
         )
     return targets
@@ -414,7 +419,7 @@ def wants_pytest_breakdown(config: Config) -> bool:
 
 def _evidence(
     config: Config,
-    targets: Mapping[str, runner.Target],
+    targets: Mapping[str, schedule.Target],
     samples: Mapping[str, Sequence[Sample]],
     alpha: float,
     progress: Progress,
@@ -426,13 +431,13 @@ def _evidence(
     if targets["base"].run_file_env:
         try:
             documents = {
-                side: breakdown.collect_pytest_breakdown(
+                side: pytest_documents.collect_pytest_breakdown(
                     targets[side].run_files(len(samples[side]))
                 )
                 for side in SIDES
             }
             if documents["base"] and documents["head"]:
-                tests = breakdown.compare_breakdowns(
+                tests = test_changes.compare_breakdowns(
                     documents["base"], documents["head"], config.time_threshold,
                     config.memory_threshold, alpha=alpha,
                 ).tests  # fmt: skip
@@ -455,7 +460,7 @@ def _evidence(
         progress.step(f"measuring the import of {', '.join(config.imports)} on each side")
         try:
             profiles = {
-                side: imports_module.measure_imports(
+                side: import_trace.measure_imports(
                     _python_of(targets[side].env),
                     config.imports,
                     targets[side].cwd,
@@ -466,7 +471,7 @@ def _evidence(
                 )  # fmt: skip
                 for side in SIDES
             }
-            imports = imports_module.compare_imports(
+            imports = import_changes.compare_imports(
                 profiles["base"], profiles["head"], config.time_threshold
             )
         except PerfgateError:
@@ -475,7 +480,7 @@ def _evidence(
             notes.append(f"import data left out: the probe's output is unusable ({problem})"[:300])
     if tests is None and imports is None and not notes:
         return None
-    return breakdown.Breakdown(tests=tests, imports=imports, notes=tuple(notes)).to_json()
+    return test_changes.Breakdown(tests=tests, imports=imports, notes=tuple(notes)).to_json()
 
 
 def _python_of(env: Mapping[str, str]) -> str:

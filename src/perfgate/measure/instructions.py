@@ -36,10 +36,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import contain
-from .errors import ConfigError
-from .measure import RunSpec, measure
-from .results import Sample
+from .. import contain
+from ..errors import ConfigError
+from ..results import Sample
+from .run import RunSpec, measure
 
 #: How much longer than a plain run a counted run may take before it times out.
 TIMEOUT_FACTOR = {"perf": 2.0, "callgrind": 100.0}
