@@ -12,6 +12,7 @@ import pytest
 from markdown_check import outside_markup
 from report_helpers import make_error, make_results, make_run
 
+from perfgate import metrics
 from perfgate.compare import stats
 from perfgate.compare.tests import Breakdown
 from perfgate.github.publish import status_description
@@ -154,7 +155,7 @@ def test_a_results_file_from_elsewhere_cannot_inject_markdown() -> None:
     assert "| `x<script>\\|y` |" in text
     titles = re.findall(r'^    title "([^"]*) per run: ', text, re.MULTILINE)
     assert text.count("```mermaid") == len(titles) and set(titles) <= set(
-        format.METRIC_LABELS.values()
+        m.label for m in metrics.METRICS
     )
 
 

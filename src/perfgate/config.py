@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .metrics import METRICS
 
 CONFIG_FILE = ".perfgate.yml"
 
@@ -104,13 +105,8 @@ class Config:
 
     @property
     def thresholds(self) -> dict[str, float]:
-        """Threshold per metric name of `results.METRIC_FIELDS`."""
-        return {
-            "wall_time": self.time_threshold,
-            "cpu_time": self.time_threshold,
-            "peak_memory": self.memory_threshold,
-            "instructions": self.instructions_threshold,
-        }
+        """Threshold per metric name, from the key the registry names for each metric."""
+        return {m.name: getattr(self, m.threshold_field) for m in METRICS}
 
     def settings(self) -> dict[str, Any]:
         """The settings a reader needs to judge a result, for the results JSON."""

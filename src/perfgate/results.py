@@ -16,22 +16,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-SCHEMA = "perfgate/1"
+from .metrics import BY_NAME, NAMES
 
-#: Metric names as they appear in `comparisons[].metric`, and the Sample field
-#: each is read from.  peak_memory gates on the whole process tree, because a
-#: suite that starts worker processes is as hungry as all of them together.
-#: instructions is only there when the gate counted them (`instructions: true`):
-#: see `Side.measures` and `measured_metrics`.
-METRIC_FIELDS: Mapping[str, str] = {
-    "wall_time": "wall_s",
-    "cpu_time": "cpu_s",
-    "peak_memory": "tree_peak_rss_bytes",
-    "instructions": "instructions",
-}
-TIME_METRICS = ("wall_time", "cpu_time")
-MEMORY_METRICS = ("peak_memory",)
-COUNT_METRICS = ("instructions",)
+SCHEMA = "perfgate/1"
 
 VERDICTS = ("regression", "improvement", "unchanged", "inconclusive", "too short")
 GATE_VERDICTS = ("pass", "fail", "error")
@@ -60,8 +47,8 @@ class Sample:
     instructions: int | None = None
 
     def value(self, metric: str) -> float:
-        """The figure this sample contributes to `metric` (see METRIC_FIELDS)."""
-        return float(getattr(self, METRIC_FIELDS[metric]))
+        """The figure this sample contributes to `metric` (see metrics.METRICS)."""
+        return float(getattr(self, BY_NAME[metric].field))
 
     @property
     def ok(self) -> bool:
@@ -83,12 +70,12 @@ class Side:
     def measures(self, metric: str) -> bool:
         """Whether every run has a value for `metric`: instructions are counted only when
         asked for, and a results file from before they existed has none."""
-        return all(getattr(s, METRIC_FIELDS[metric]) is not None for s in self.samples)
+        return all(getattr(s, BY_NAME[metric].field) is not None for s in self.samples)
 
 
 def measured_metrics(*sides: Side) -> tuple[str, ...]:
-    """The metrics of METRIC_FIELDS that every one of `sides` has a value for, in order."""
-    return tuple(m for m in METRIC_FIELDS if all(side.measures(m) for side in sides))
+    """The metrics of the registry that every one of `sides` has a value for, in order."""
+    return tuple(m for m in NAMES if all(side.measures(m) for side in sides))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import metrics
 from ..results import Comparison, Side, measured_metrics
 
 
@@ -566,7 +567,7 @@ def too_short(metric: str, a: Sequence[float], b: Sequence[float]) -> str | None
     """Why base and head cannot be compared as a relative change, or None."""
     if any(v <= 0 for v in a) or any(v <= 0 for v in b):
         return "too short to compare: some runs measured 0"
-    if metric in ("wall_time", "cpu_time") and statistics.median(a) < TIME_FLOOR_S:
+    if metrics.unit(metric) == metrics.SECONDS and statistics.median(a) < TIME_FLOOR_S:
         return f"too short to compare: the base median is under {TIME_FLOOR_S * 1e3:g} ms"
     return None
 
@@ -744,7 +745,7 @@ def compare(
     paired: bool = PAIRED,
     test: RankTest | None = None,
 ) -> tuple[Comparison, ...]:
-    """One comparison per metric of METRIC_FIELDS that both sides measured (instructions
+    """One comparison per metric of the registry that both sides measured (instructions
     only when counted), each judged at `look`."""
     return tuple(
         compare_metric(base, head, m, thresholds[m], look, paired=paired, test=test)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 import statistics
 
-from ..results import METRIC_FIELDS, Results
-from .format import is_count, is_memory, label, plain_number
+from .. import metrics
+from ..results import Results
+from .format import label, plain_number
 
 #: Points per line beyond which runs are averaged in bins: a chart of 2,000
 #: points renders slowly, is unreadable, and would eat the comment's size limit.
@@ -38,13 +39,14 @@ def binned(values: list[float], points: int) -> list[float]:
 
 def _unit(metric: str, values: list[float]) -> tuple[str, float]:
     """The axis unit and the factor from the stored unit (s or bytes) to it."""
-    if is_memory(metric):
+    unit = metrics.unit(metric)
+    if unit == metrics.BYTES:
         return "MB", 1e-6
-    if is_count(metric):
+    if unit == metrics.COUNT:
         return "M instr", 1e-6
-    if metric in ("wall_time", "cpu_time") and values and max(abs(v) for v in values) < 1:
+    if unit == metrics.SECONDS and values and max(abs(v) for v in values) < 1:
         return "ms", 1e3
-    if metric in ("wall_time", "cpu_time"):
+    if unit == metrics.SECONDS:
         return "s", 1.0
     return "", 1.0
 
@@ -81,7 +83,7 @@ def mermaid_runs(results: Results, metric: str) -> str:
     Base is the first line and head the second; both have the same number of
     points (at most MAX_POINTS), so the x axis is the run position.
     """
-    if metric not in METRIC_FIELDS:
+    if metric not in metrics.BY_NAME:
         return ""
     names = chart_sides(results)
     raw = [_series(results, name, metric) for name in names]

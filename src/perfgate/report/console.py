@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .. import metrics
 from ..compare import stats
 from ..results import Results, Side
 from . import budgets
@@ -19,15 +20,18 @@ from .markdown import (
     unexplained_lines,
 )
 
-#: (row title, metric the unit follows, how to read one sample's value)
-RUN_ROWS = (
-    ("wall time", "wall_time", lambda s: s.wall_s),
-    ("CPU time", "cpu_time", lambda s: s.cpu_s),
-    ("peak memory (process tree)", "peak_memory", lambda s: float(s.tree_peak_rss_bytes)),
-    ("peak memory (largest process)", "peak_memory", lambda s: float(s.max_rss_bytes)),
-    ("instructions", "instructions", lambda s: float(s.instructions)),
-)
-TIME_METRICS = ("wall_time", "cpu_time")
+#: (row title, metric the unit follows, the Sample field read): the registry's metrics,
+#: and beside the gated peak memory of the process tree that of its largest process.
+RUN_ROWS = tuple(
+    row
+    for m in metrics.METRICS
+    for row in (
+        [(f"{m.label} (process tree)", m.name, m.field),
+         (f"{m.label} (largest process)", m.name, "max_rss_bytes")]
+        if m.name == "peak_memory"
+        else [(m.label, m.name, m.field)]
+    )
+)  # fmt: skip
 #: Above this coefficient of variation a timing is too noisy to trust: a
 #: change of a few percent would drown in it.
 NOISY_TIME_CV = 0.05
@@ -57,15 +61,16 @@ def _run_rows(side: Side) -> tuple[list[list[str]], list[str]]:
     ok = [s for s in side.samples if s.ok]
     rows = [["", "average", "median", "min", "max", "stdev", "CV"]]
     warnings = []
-    for title, metric, read in RUN_ROWS:
+    for title, metric, field in RUN_ROWS:
         if not side.measures(metric):  # instructions: counted only when asked for
             continue
-        s = stats.summarize([read(sample) for sample in ok])
+        s = stats.summarize([float(getattr(sample, field)) for sample in ok])
         figures = [quantity(metric, v) for v in (s.mean, s.median, s.min, s.max, s.stdev)]
         rows.append([title, *figures, share(s.cv)])
         # stats.noise_warnings already speaks of wall time above its own limit.
-        said = title == "wall time" and s.cv > stats.NOISY_CV
-        if metric in TIME_METRICS and len(ok) > 1 and s.cv > NOISY_TIME_CV and not said:
+        said = metric == "wall_time" and s.cv > stats.NOISY_CV
+        timed = metrics.unit(metric) == metrics.SECONDS
+        if timed and len(ok) > 1 and s.cv > NOISY_TIME_CV and not said:
             cpu = ", gate on CPU time" if metric == "wall_time" else ""
             warnings.append(
                 f"warning: {title} varies by {share(s.cv)} between runs (CV above "

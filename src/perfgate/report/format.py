@@ -11,14 +11,8 @@ from __future__ import annotations
 import math
 import re
 
-METRIC_LABELS = {
-    "wall_time": "wall time",
-    "cpu_time": "CPU time",
-    "peak_memory": "peak memory",
-    "instructions": "instructions",
-}
-#: Metrics that are counts, not seconds or bytes (see results.COUNT_METRICS).
-COUNT_METRICS = ("instructions",)
+from .. import metrics
+
 VERDICT_ICONS = {
     "regression": "🔴",
     "improvement": "🟢",
@@ -73,15 +67,8 @@ def untrusted(text: object, *, limit: int = OUTSIDE_CHARS, cell: bool = False) -
 
 
 def label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric.replace("_", " "))
-
-
-def is_memory(metric: str) -> bool:
-    return metric == "peak_memory"
-
-
-def is_count(metric: str) -> bool:
-    return metric in COUNT_METRICS
+    known = metrics.BY_NAME.get(metric)
+    return known.label if known else metric.replace("_", " ")
 
 
 def _finite(value: float) -> bool:
@@ -147,10 +134,13 @@ def instructions(value: float) -> str:
     return f"{value:.0f} instr"
 
 
+#: How a figure of each unit of the registry is written.
+BY_UNIT = {metrics.SECONDS: seconds, metrics.BYTES: megabytes, metrics.COUNT: instructions}
+
+
 def quantity(metric: str, value: float) -> str:
-    if is_count(metric):
-        return instructions(value)
-    return megabytes(value) if is_memory(metric) else seconds(value)
+    """`value` of `metric` in the metric's unit (seconds for a name perfgate does not know)."""
+    return BY_UNIT[metrics.unit(metric) or metrics.SECONDS](value)
 
 
 def percent(fraction: float, digits: int = 1) -> str:

@@ -20,10 +20,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from .. import metrics
 from ..compare import stats
 from ..progress import format_seconds
 from ..results import (
-    METRIC_FIELDS,
     NO_VERDICT,
     Comparison,
     Results,
@@ -33,7 +33,6 @@ from ..results import (
 from . import budgets
 from .chart import chart_sides, mermaid_runs
 from .format import (
-    METRIC_LABELS,
     VERDICT_ICONS,
     delta,
     interval,
@@ -85,7 +84,7 @@ def known(value: object, words: frozenset[str], *, cell: bool = False) -> str:
 
 def _label(metric: str, *, cell: bool = False) -> str:
     """A metric's name for running text; a results file from elsewhere may name anything."""
-    return METRIC_LABELS[metric] if metric in METRIC_LABELS else untrusted(metric, cell=cell)
+    return label(metric) if metric in metrics.BY_NAME else untrusted(metric, cell=cell)
 
 
 def marker_comment(marker: str) -> str:
@@ -331,7 +330,7 @@ def _cheaper_routes(results: Results, c: Comparison) -> list[str]:
         and cpu.detectable_change < CPU_ADVICE_FACTOR * c.detectable_change
     ):
         routes.append(f"gate on CPU time (it could see {share(cpu.detectable_change, 0)})")
-    if c.metric in ("wall_time", "cpu_time") and results.comparison("instructions") is None:
+    if metrics.unit(c.metric) == metrics.SECONDS and results.comparison("instructions") is None:
         routes.append(INSTRUCTIONS_ROUTE)
     return routes
 
@@ -651,14 +650,14 @@ def _shows_something(side: Side, metric: str) -> bool:
 def charted_metrics(results: Results) -> list[str]:
     """One chart for the metric that decided (the first regression, else the first without
     a verdict, else the first improvement), more only where the runs show something."""
-    compared = [c.metric for c in results.comparisons if c.metric in METRIC_FIELDS]
+    compared = [c.metric for c in results.comparisons if c.metric in metrics.BY_NAME]
     if not compared:
         return list(measured_metrics(*results.sides.values()))[:1]
     decided = [
         c.metric
         for verdict in ("regression", "inconclusive", "improvement")
         for c in results.comparisons
-        if c.verdict == verdict and c.metric in METRIC_FIELDS
+        if c.verdict == verdict and c.metric in metrics.BY_NAME
     ][:1]
     chosen = list(decided)
     for metric in compared:
