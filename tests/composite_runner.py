@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from test_actions import read_outputs  # GITHUB_OUTPUT and GITHUB_ENV share a format
+from test_runner_contract import read_outputs  # GITHUB_OUTPUT and GITHUB_ENV share a format
 
 #: The runner's command line per `shell:` ({0} is the script file), as GitHub documents it.
 SHELLS = {

@@ -41,7 +41,7 @@ import yaml
 from github_server import TOKEN
 from test_action_e2e import REPO, parse_outputs
 
-from perfgate.github.actions import input_variable
+from perfgate.github.runner_contract import input_variable
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = f"perfgate-e2e:{os.getpid()}"

@@ -23,7 +23,7 @@ from report_helpers import PASSED
 
 from perfgate import config
 from perfgate.github import action
-from perfgate.github.actions import input_variable
+from perfgate.github.runner_contract import input_variable
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -371,7 +371,7 @@ def test_action_yml_and_the_parser_agree() -> None:
         assert spec["description"].strip(), name
     assert set(action.GATE_INPUTS) <= set(config.KEYS)
     every_input = {input_variable(n): f"value of {n}" for n in metadata["inputs"]}
-    read = action.actions.read_inputs(every_input, action.INPUTS)
+    read = action.runner_contract.read_inputs(every_input, action.INPUTS)
     assert read == {n: f"value of {n}" for n in metadata["inputs"]}
 
 

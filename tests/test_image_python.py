@@ -23,7 +23,7 @@ from packaging.version import Version
 from test_action_e2e import REPO, event
 
 from perfgate.github import image
-from perfgate.github.actions import input_variable
+from perfgate.github.runner_contract import input_variable
 
 HERE = ".".join(map(str, sys.version_info[:3]))
 #: A specifier the running interpreter cannot meet: ">=3.12" under the image's 3.11.

@@ -26,7 +26,7 @@ from report_helpers import make_error, make_results
 from perfgate.compare import tests as breakdown
 from perfgate.compare.imports import ImportComparison, ModuleImportChange, NewHeavyModule
 from perfgate.errors import ConfigError
-from perfgate.github import action, actions
+from perfgate.github import action, runner_contract
 from perfgate.github.api import GitHubAPI, GitHubError
 from perfgate.github.publish import publish
 from perfgate.report import format, markdown
@@ -446,11 +446,11 @@ def gate_repo(tmp_path: Path):
     return repo, base, head
 
 
-def action_context(tmp_path: Path, name: str, payload: dict) -> actions.GitHubContext:
+def action_context(tmp_path: Path, name: str, payload: dict) -> runner_contract.GitHubContext:
     path = tmp_path / "event.json"
     path.write_text(json.dumps({**payload, "repository": {"full_name": REPO}}))
     environ = {"GITHUB_EVENT_NAME": name, "GITHUB_EVENT_PATH": str(path), "GITHUB_SHA": "0" * 40}
-    return actions.GitHubContext.from_env(environ)
+    return runner_contract.GitHubContext.from_env(environ)
 
 
 def test_a_named_config_the_base_lacks_is_an_error_not_the_prs_copy(tmp_path) -> None:

@@ -26,7 +26,7 @@ from .errors import (
     ConfigError,
     PerfgateError,
 )
-from .github import actions
+from .github import runner_contract
 from .github.api import GitHubAPI, GitHubError
 from .github.publish import CLAIM_NOTE, publish, trusted_target
 from .pipeline import Outcome, rejudge, run_gate, run_only
@@ -348,7 +348,7 @@ def publish_command(args: argparse.Namespace) -> int:
     token = environ.get("GITHUB_TOKEN", "")
     if not token:
         raise ConfigError("publish: GITHUB_TOKEN is not set; it needs pull-requests and statuses")
-    context = actions.GitHubContext.from_env(environ)
+    context = runner_contract.GitHubContext.from_env(environ)
     repository = args.repository or context.repository
     if not repository or "/" not in repository:
         raise ConfigError("publish: --repository owner/name (or GITHUB_REPOSITORY) is required")

@@ -36,7 +36,7 @@ from ..report.budgets import over_phrases
 from ..report.format import one_line
 from ..report.markdown import render_comment
 from ..results import Results, Side
-from . import actions, image
+from . import image, runner_contract
 from .api import GitHubAPI
 from .publish import publish
 
@@ -81,7 +81,7 @@ def mark_safe_directory(workspace: Path) -> None:
 
 
 def load_config(
-    inputs: Mapping[str, str], context: actions.GitHubContext, workspace: Path
+    inputs: Mapping[str, str], context: runner_contract.GitHubContext, workspace: Path
 ) -> config.Config:
     """The gate's settings: action inputs over the base commit's configuration file.
 
@@ -138,7 +138,7 @@ def trusted_config_file(workspace: Path, base: str | None, name: str, folder: Pa
     head_copy = workspace / name
     if head_copy.is_file() and head_copy.read_text(encoding="utf-8") != shown.stdout:
         print(
-            actions.warning(
+            runner_contract.warning(
                 f"{name} differs in this pull request; the base commit's copy is used "
                 "until the change lands"
             ),
@@ -171,28 +171,28 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     `error`.  Whatever perfgate wrote in the checkout is handed to the
     checkout's owner on the way out (the next step runs as that user).
     """
-    inputs = actions.read_inputs(environ, INPUTS)
+    inputs = runner_contract.read_inputs(environ, INPUTS)
     token = inputs.get("github-token", "")
     if token:
-        print(actions.add_mask(token), flush=True)
+        print(runner_contract.add_mask(token), flush=True)
     workspace = Path(environ.get("GITHUB_WORKSPACE") or ".").resolve()
     context_name = inputs.get("status-context", "perfgate")
-    context = actions.GitHubContext()
+    context = runner_contract.GitHubContext()
     publish_to = None
     with _cancellable():
         try:
             comment = _flag(inputs, "comment", True)
             fail_on_regression = _flag(inputs, "fail-on-regression", True)
-            context = actions.GitHubContext.from_env(environ)
+            context = runner_contract.GitHubContext.from_env(environ)
             publish_to = _Target(token, context, context_name, comment)
             mark_safe_directory(workspace)
             if inputs.get("merge", "").strip():
-                with actions.group("perfgate: merging the shards' results"):
+                with runner_contract.group("perfgate: merging the shards' results"):
                     outcome = merge_files(workspace, inputs["merge"])
             else:
                 cfg = load_config(inputs, context, workspace)
                 image.check_python(environ, cfg)  # the Docker action's one Python, else no-op
-                with actions.group("perfgate: measuring base and head"):
+                with runner_contract.group("perfgate: measuring base and head"):
                     outcome = run_gate(cfg, Progress(sys.stdout, live=False))
         except ConfigError as problem:  # nothing ran: no status (docs/action.md)
             message = f"configuration: {problem}"
@@ -254,13 +254,13 @@ class _Target:
     """Where and how to publish; `post` never raises."""
 
     token: str
-    context: actions.GitHubContext
+    context: runner_contract.GitHubContext
     name: str
     comment: bool
 
     def post(self, results: Results, body: str) -> None:
         if not self.token:
-            print(actions.warning("no github-token: nothing posted to GitHub"), flush=True)
+            print(runner_contract.warning("no github-token: nothing posted to GitHub"), flush=True)
             return
         if not (self.context.repository and self.context.status_sha):
             return
@@ -268,7 +268,7 @@ class _Target:
             _publish(results, body, self.token, self.context, self.name, self.comment)
         except Exception as problem:  # e.g. a token no HTTP header can carry
             print(
-                actions.warning(f"publishing failed: {type(problem).__name__}: {problem}"),
+                runner_contract.warning(f"publishing failed: {type(problem).__name__}: {problem}"),
                 flush=True,
             )
 
@@ -283,7 +283,7 @@ def _stop(
 ) -> int:
     """The gate did not reach a verdict: say why everywhere, and with `publish_to`, on
     GitHub too (status `error`)."""
-    print(actions.error(message), flush=True)
+    print(runner_contract.error(message), flush=True)
     results = _error_results(message)
     context_name = publish_to.name if publish_to else context_name
     run_url = publish_to.context.run_url if publish_to else None
@@ -327,11 +327,11 @@ def _write_all(
         for output, (path, text) in files.items():
             if _attempt(path.name, write_file, path, text) is not None:
                 paths[output] = _relative(path, workspace)
-    _attempt("job summary", actions.append_summary, environ, body)
+    _attempt("job summary", runner_contract.append_summary, environ, body)
     regressions = ",".join(c.metric for c in results.regressions)
     verdict = results.verdict or ("shard" if results.shard is not None else "error")
     outputs = {"verdict": verdict, **paths, "regressions": regressions}
-    _attempt("step outputs", actions.set_outputs, environ, outputs)
+    _attempt("step outputs", runner_contract.set_outputs, environ, outputs)
     return body
 
 
@@ -341,7 +341,9 @@ def _attempt(what: str, action: Callable[..., T], *args: Any) -> T | None:
         return action(*args)
     except Exception as problem:
         print(
-            actions.warning(f"could not write the {what}: {type(problem).__name__}: {problem}"),
+            runner_contract.warning(
+                f"could not write the {what}: {type(problem).__name__}: {problem}"
+            ),
             flush=True,
         )
         return None
@@ -371,7 +373,7 @@ def results_folder(workspace: Path) -> Path:
     fresh = Path(tempfile.mkdtemp(prefix=f"{RESULTS_DIR}-", dir=workspace))
     fresh.chmod(0o755)
     print(
-        actions.warning(
+        runner_contract.warning(
             f"{RESULTS_DIR} in the checkout is not a folder; the results are in {fresh.name}"
         ),
         flush=True,
@@ -434,27 +436,27 @@ def _annotate(outcome: Outcome) -> None:
     results = outcome.results
     for c in results.regressions:
         print(
-            actions.error(
+            runner_contract.error(
                 f"{c.metric} regressed by {c.change:+.1%} "
                 f"(95% interval {c.ci[0]:+.1%} to {c.ci[1]:+.1%}, threshold {c.threshold:.0%})"
             ),
             flush=True,
         )
     for phrase in over_phrases(results, one_line):
-        print(actions.error(f"over budget: {phrase}"), flush=True)
+        print(runner_contract.error(f"over budget: {phrase}"), flush=True)
     if results.verdict == "error":
-        print(actions.error(results.error or "the gate failed"), flush=True)
+        print(runner_contract.error(results.error or "the gate failed"), flush=True)
 
 
 def _publish(
     results: Results,
     body: str,
     token: str,
-    context: actions.GitHubContext,
+    context: runner_contract.GitHubContext,
     context_name: str,
     comment: bool,
 ) -> None:
-    with actions.group("perfgate: publishing to GitHub"):
+    with runner_contract.group("perfgate: publishing to GitHub"):
         api = GitHubAPI(context.api_url, token)
         report = publish(
             results,
@@ -474,10 +476,10 @@ def _publish(
             print(f"status {context_name!r}: {report.status_state}", flush=True)
         # Publishing trouble is a warning: the verdict, the summary and the files stand.
         for message in (*report.warnings, *report.errors):
-            print(actions.warning(f"publishing: {message}"), flush=True)
+            print(runner_contract.warning(f"publishing: {message}"), flush=True)
         if report.warnings and context.event.from_fork:
             print(
-                actions.warning(
+                runner_contract.warning(
                     "a fork's pull request gets a read-only token: see docs/action.md, "
                     "'Pull requests from forks', for the two-workflow pattern"
                 ),

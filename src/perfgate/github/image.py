@@ -24,7 +24,7 @@ from pathlib import Path
 from .. import workspace as git_workspace
 from ..config import Config
 from ..errors import ConfigError
-from . import actions
+from . import runner_contract
 
 #: Set by the Dockerfile to the image's distribution ("Debian bookworm").
 IMAGE_VARIABLE = "PERFGATE_IMAGE"
@@ -153,7 +153,7 @@ def check_python(environ: Mapping[str, str], cfg: Config, version: Version | Non
             met = allows(spec, version)
         except UnsupportedSpecifier as unknown:
             print(
-                actions.warning(
+                runner_contract.warning(
                     f"{where}: requires-python {spec!r}: cannot read {str(unknown)!r}; "
                     f"the image runs Python {shown}"
                 ),

@@ -21,8 +21,8 @@ from ..report.budgets import over_phrases
 from ..report.format import label, one_line, percent
 from ..report.markdown import GITHUB_COMMENT_LIMIT, marker_comment
 from ..results import NO_VERDICT, Results
-from .actions import Event
 from .api import GitHubAPI, GitHubError
+from .runner_contract import Event
 
 #: GitHub refuses a commit status description over 140 characters.
 STATUS_DESCRIPTION_LIMIT = 140

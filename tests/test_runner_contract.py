@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from perfgate.errors import ConfigError
-from perfgate.github import actions
-from perfgate.github.actions import GitHubContext, parse_event
+from perfgate.github import runner_contract
+from perfgate.github.runner_contract import GitHubContext, parse_event
 
 BASE, HEAD, MERGE = "b" * 40, "d" * 40, "e" * 40
 
@@ -64,7 +64,7 @@ def pull_request_event(head_repo: str = "octo/widgets") -> dict:
     ],
 )
 def test_input_variable_names(name: str, variable: str) -> None:
-    assert actions.input_variable(name) == variable
+    assert runner_contract.input_variable(name) == variable
 
 
 def test_read_inputs_keeps_given_values_and_drops_empty_ones() -> None:
@@ -76,7 +76,10 @@ def test_read_inputs_keeps_given_values_and_drops_empty_ones() -> None:
         "INPUT_GITHUB_TOKEN": "not this one",
     }
     names = ("github-token", "command", "setup", "runs", "base")
-    assert actions.read_inputs(environ, names) == {"github-token": "t0k", "command": "pytest -q"}
+    assert runner_contract.read_inputs(environ, names) == {
+        "github-token": "t0k",
+        "command": "pytest -q",
+    }
 
 
 def test_pull_request_event() -> None:
@@ -152,50 +155,50 @@ def test_outputs_round_trip_through_the_runners_format(tmp_path: Path) -> None:
     path.write_text("earlier=kept\n")
     forged = "line one\nverdict=pass\nghadelimiter_x\nregressions<<EOF\nwall_time\nEOF"
     outputs = {"verdict": "fail", "report": forged, "empty": "", "eq": "a=b<<c"}
-    assert actions.set_outputs({"GITHUB_OUTPUT": str(path)}, outputs)
+    assert runner_contract.set_outputs({"GITHUB_OUTPUT": str(path)}, outputs)
     assert read_outputs(path) == {"earlier": "kept", **outputs}
     delimiters = re.findall(r"^(?:verdict|report|empty|eq)<<(\S+)$", path.read_text(), flags=re.M)
     assert len(set(delimiters)) == 4 and all(d.startswith("ghadelimiter_") for d in delimiters)
 
 
 def test_no_output_file_is_not_an_error() -> None:
-    assert actions.set_outputs({}, {"verdict": "pass"}) is False
-    assert actions.append_summary({}, "# hi") is False
+    assert runner_contract.set_outputs({}, {"verdict": "pass"}) is False
+    assert runner_contract.append_summary({}, "# hi") is False
 
 
 def test_summary_is_appended(tmp_path: Path) -> None:
     path = tmp_path / "summary.md"
     environ = {"GITHUB_STEP_SUMMARY": str(path)}
-    actions.append_summary(environ, "# first\n\n\n")
-    actions.append_summary(environ, "second")
+    runner_contract.append_summary(environ, "# first\n\n\n")
+    runner_contract.append_summary(environ, "second")
     assert path.read_text() == "# first\nsecond\n"
 
 
 def test_escaping_of_messages_and_properties() -> None:
-    assert actions.escape_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
-    assert actions.escape_property("a: b, c%\n") == "a%3A b%2C c%25%0A"
-    assert actions.escape_data("%0A") == "%250A"  # an escape in the text stays text
+    assert runner_contract.escape_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
+    assert runner_contract.escape_property("a: b, c%\n") == "a%3A b%2C c%25%0A"
+    assert runner_contract.escape_data("%0A") == "%250A"  # an escape in the text stays text
 
 
 def test_workflow_commands() -> None:
-    assert actions.error("wall_time regressed\nby 30%") == (
+    assert runner_contract.error("wall_time regressed\nby 30%") == (
         "::error title=perfgate::wall_time regressed%0Aby 30%25"
     )
-    assert actions.warning("x", title="perfgate: forks, PRs") == (
+    assert runner_contract.warning("x", title="perfgate: forks, PRs") == (
         "::warning title=perfgate%3A forks%2C PRs::x"
     )
-    assert actions.add_mask("ghs_abc") == "::add-mask::ghs_abc"
-    assert actions.workflow_command("endgroup") == "::endgroup::"
+    assert runner_contract.add_mask("ghs_abc") == "::add-mask::ghs_abc"
+    assert runner_contract.workflow_command("endgroup") == "::endgroup::"
 
 
 def test_outside_text_cannot_start_a_command_of_its_own() -> None:
-    line = actions.error("log tail:\n::add-mask::x\n::stop-commands::y")
+    line = runner_contract.error("log tail:\n::add-mask::x\n::stop-commands::y")
     # The runner reads a command only at the start of a line: one line, one command.
     assert "\n" not in line and "\r" not in line and line.startswith("::error title=perfgate::")
 
 
 def test_group_is_closed_even_when_the_block_raises(capsys) -> None:
-    with pytest.raises(RuntimeError), actions.group("measuring"):
+    with pytest.raises(RuntimeError), runner_contract.group("measuring"):
         print("inside")
         raise RuntimeError("boom")
     assert capsys.readouterr().out == "::group::measuring\ninside\n::endgroup::\n"
