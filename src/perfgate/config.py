@@ -41,7 +41,7 @@ class Budget:
     test: str = ""
 
 
-#: Budget keys for the whole benchmark, and the metric of `results.METRIC_FIELDS` each limits.
+#: Budget keys for the whole benchmark, and the metric of `metrics.METRICS` each limits.
 BUDGET_METRICS = {"wall-time": "wall_time", "cpu-time": "cpu_time", "peak-memory": "peak_memory"}
 #: The metric of a per-test budget: the test's own time (setup, call and teardown).
 TEST_TIME = "test_time"
