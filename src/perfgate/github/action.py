@@ -40,12 +40,12 @@ from . import image, runner_contract
 from .api import GitHubAPI
 from .publish import publish
 
+#: Keys of `.perfgate.yml` that are no input: the Action gates the checkout it runs in,
+#: and always writes the results JSON and the report (its results-json and
+#: report-markdown outputs name them).
+NOT_INPUTS = ("repo", "json", "markdown")
 #: Inputs that are gate settings: the same names as `.perfgate.yml` keys and CLI flags.
-GATE_INPUTS = (
-    "command", "setup", "setup-timeout", "base", "head", "runs", "max-runs", "warmup", "timeout",
-    "time-threshold", "memory-threshold", "instructions", "instructions-threshold",
-    "inconclusive", "working-directory", "budgets", "shard",
-)  # fmt: skip
+GATE_INPUTS = tuple(key for key in config.KEYS if key not in NOT_INPUTS)
 #: Inputs that only the Action has.
 ACTION_ONLY_INPUTS = (
     "config", "github-token", "comment", "status-context", "fail-on-regression", "merge",
