@@ -20,6 +20,7 @@ from git_helpers import make_repo
 from scipy import stats as scipy_stats
 
 from perfgate import config, pipeline
+from perfgate.compare.stats import Plan, judge
 from perfgate.errors import ConfigError
 from perfgate.progress import Progress
 from perfgate.results import Results, Sample, Side
@@ -161,3 +162,30 @@ def test_compare_refuses_run_counts_that_cannot_reach_the_level(tmp_path: Path) 
     result = perfgate("compare", str(results))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "at least 5 runs per side" in result.stderr
+
+
+def test_the_gate_stops_adding_runs_only_at_a_planned_look() -> None:
+    """Head plainly 3x slower than base: a regression the judge settles at any run count
+    from 10 on (asserted at 12).  The gate's stopping rule still says no at 11 to 14 and
+    at 16 runs a side, and yes at 10 and 15: the default plan looks at 10 runs, then 1.5
+    times more, rounded up (10, 15, 23, 30), worked out by hand from the documented rule."""
+    cfg = config.Config()
+    plan = Plan(cfg.thresholds, runs=cfg.runs, max_runs=cfg.max_runs)
+    rng = random.Random(5)
+
+    def samples(n: int, seconds: float, offset: int) -> tuple[Sample, ...]:
+        return tuple(
+            Sample(t, t, MEMORY, MEMORY, 0, 2 * k + offset)
+            for k, t in enumerate(seconds * math.exp(rng.gauss(0, 0.01)) for _ in range(n))
+        )
+
+    settled = pipeline.settled_at_looks(plan, {"base": "a" * 40, "head": "b" * 40})
+    answers = {}
+    for n in range(10, 17):
+        base, head = samples(n, 0.4, 0), samples(n, 1.2, 1)
+        if n == 12:
+            sides = Side("main", "a" * 40, base), Side("pr", "b" * 40, head)
+            judged = judge(*sides, plan)
+            assert judged.settled and judged.verdict == "fail"
+        answers[n] = settled(base, head)
+    assert answers == {10: True, 11: False, 12: False, 13: False, 14: False, 15: True, 16: False}

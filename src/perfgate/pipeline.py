@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -262,14 +262,7 @@ def _measure(
         check_own_code(config, trees, envs, progress, accounts)
         per_test = wants_pytest_breakdown(config)
         targets = _targets(config, trees, envs, log_dir, accounts, per_test=per_test)
-        look_points = set(plan.looks())
-
-        def settled(base: Sequence[Sample], head: Sequence[Sample]) -> bool:
-            """Stop early only at a planned look (see stats.Plan), never in between."""
-            if len(base) not in look_points:
-                return False
-            base_side = Side("base", shas["base"], tuple(base))
-            return stats.judge(base_side, Side("head", shas["head"], tuple(head)), plan).settled
+        settled = settled_at_looks(plan, shas)
 
         def measure_pairs() -> tuple[tuple[Sample, ...], tuple[Sample, ...]]:
             return schedule.run_pairs(
@@ -304,6 +297,23 @@ def _measure(
         evidence = _evidence(config, targets, samples, alpha, progress, notes)
         test_runs = _test_runs(targets["head"], len(head_samples)) if per_test else []
     return samples, evidence, test_runs
+
+
+def settled_at_looks(
+    plan: stats.Plan, shas: Mapping[str, str]
+) -> Callable[[Sequence[Sample], Sequence[Sample]], bool]:
+    """When the gate may stop adding runs: only at a planned look (see stats.Plan), and
+    there only when the judgement is settled.  The levels of the looks spend the error
+    rate for those run counts alone; a stop in between would spend more than planned."""
+    look_points = set(plan.looks())
+
+    def settled(base: Sequence[Sample], head: Sequence[Sample]) -> bool:
+        if len(base) not in look_points:
+            return False
+        base_side = Side("base", shas["base"], tuple(base))
+        return stats.judge(base_side, Side("head", shas["head"], tuple(head)), plan).settled
+
+    return settled
 
 
 #: Why a pytest benchmark has no per-test data when pytest could not import the plugin.
