@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from breakdown_helpers import MIB, fifty_tests, leaky_suite, run_pytest, write_files
+from scipy.stats import mannwhitneyu
 
 from perfgate.compare import stats
 from perfgate.compare.tests import Breakdown, compare_breakdowns, runs_needed
@@ -83,8 +84,17 @@ def test_identical_head_names_no_test(fifty) -> None:
 def test_too_few_runs_say_so(fifty) -> None:
     tests = compare_breakdowns(fifty["base"][:4], fifty["changed"][:4]).tests
     assert tests.culprits == ()  # 4 runs a side cannot reach p < 1% at all (2/70 at best)
-    needed = runs_needed(max(tests.time_tested, tests.memory_tested))
+    needed = fewest_runs_by_scipy(max(tests.time_tested, tests.memory_tested))
     assert any(f"use at least {needed} runs" in note for note in tests.notes)
+
+
+def fewest_runs_by_scipy(tests: int) -> int:
+    """The fewest runs a side with which one of `tests` can be significant after Holm: the
+    smallest n whose fully separated samples (scipy's exact Mann-Whitney) give p < 1% / tests."""
+    n = 2
+    while tests * mannwhitneyu(range(n), range(n, 2 * n), method="exact").pvalue >= 0.01:
+        n += 1
+    return n
 
 
 def test_leaking_fixture_names_the_first_test(tmp_path: Path) -> None:
@@ -205,10 +215,11 @@ def test_added_and_removed_tests() -> None:
 
 
 def test_runs_needed_matches_the_smallest_exact_p_value() -> None:
-    for tests in (1, 50, 500):
-        n = runs_needed(tests)
-        assert stats.mann_whitney_p(range(n), range(n, 2 * n)) * tests < stats.ALPHA
-        assert stats.mann_whitney_p(range(n - 1), range(n - 1, 2 * n - 2)) * tests >= stats.ALPHA
+    """By hand: the smallest two-sided p with n runs a side is 2 / C(2n, n), and it must be
+    below 1% / tests: C(10, 5) = 252 > 200 (1 test), C(16, 8) = 12,870 > 10,000 while
+    C(14, 7) = 3,432 is not (50), C(20, 10) = 184,756 > 100,000 > C(18, 9) = 48,620 (500)."""
+    assert [runs_needed(tests) for tests in (1, 50, 500)] == [5, 8, 10]
+    assert [fewest_runs_by_scipy(tests) for tests in (1, 50, 500)] == [5, 8, 10]
 
 
 def test_json_round_trip_and_render_within_the_limit() -> None:

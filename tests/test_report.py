@@ -66,10 +66,15 @@ def test_pass_puts_the_marker_first_and_the_details_after_the_table() -> None:
         assert expected in details
 
 
-def _advice_by_hand(results, wall) -> str:
-    """The runs that bring the detectable change to the threshold (the noise shrinks as
-    1/sqrt(runs)), and what the runs still missing cost at the medians' pace."""
-    runs = math.ceil(6 * (wall.detectable_change / wall.threshold) ** 2)
+def _advice_by_hand(results, wall, text: str) -> str:
+    """The advice's run count N is read from the text and held to what it promises: the
+    noise shrinks as 1/sqrt(runs), so the change 6 runs could see, scaled to N runs, is
+    down to the threshold, and scaled to N - 1 runs still above it (the defining property,
+    not the formula that computes N).  The time is what the N - 6 runs still missing cost
+    at the medians' pace."""
+    runs = int(re.search(r"`max-runs: (\d+)`", text).group(1))
+    assert wall.detectable_change * math.sqrt(6 / runs) <= wall.threshold
+    assert wall.detectable_change * math.sqrt(6 / (runs - 1)) > wall.threshold
     per_pair = sum(
         statistics.median(s.wall_s for s in results.sides[name].samples)
         for name in ("base", "head")
@@ -87,7 +92,7 @@ def test_inconclusive_says_so_and_advises_what_it_costs_and_what_is_cheaper() ->
     )
     wall = results.comparison("wall_time")
     assert wall.verdict == "inconclusive" and wall.detectable_change > 1.5 * wall.threshold
-    assert f"**To get a verdict**\n\n- {_advice_by_hand(results, wall)}\n" in text
+    assert f"**To get a verdict**\n\n- {_advice_by_hand(results, wall, text)}\n" in text
     assert text.count("To get a verdict") == 1 and text.count("instructions: true") == 1
     assert (
         "- cheaper: count instructions (`instructions: true`), a figure that barely varies" in text
@@ -198,7 +203,7 @@ def test_console_gate_gives_the_same_advice_as_the_comment() -> None:
     results = make_results(runs=6, slowdown=1.04, cv=0.2)
     wall = results.comparison("wall_time")
     text = console.render_gate(results)
-    assert f"to get a verdict:\n  {_advice_by_hand(results, wall)}\n" in text
+    assert f"to get a verdict:\n  {_advice_by_hand(results, wall, text)}\n" in text
     assert "gate on CPU time" not in text
     assert "warning: base: wall time varies a lot" in text
 
