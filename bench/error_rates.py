@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import corpus  # noqa: E402
 
-from perfgate.compare import stats  # noqa: E402
+from perfgate.compare import sequential, stats  # noqa: E402
 from perfgate.results import Sample, Side  # noqa: E402
 
 THRESHOLD = 0.05
@@ -52,7 +52,7 @@ def sides(base: Sequence[tuple], head: Sequence[tuple]) -> tuple[Side, Side]:
 
 def replay(base, head, runs: int, max_runs: int, metrics: Sequence[str]) -> tuple[dict, int]:
     """The gate's decision on these runs: verdict per metric, and the runs it spent."""
-    plan = stats.Plan(THRESHOLDS, runs, max_runs)
+    plan = sequential.Plan(THRESHOLDS, runs, max_runs)
     for n in plan.looks():
         b, h = sides(base[:n], head[:n])
         look = plan.look(n)

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from perfgate.compare import stats
+from perfgate.compare import ranks
 
 MODES = {
     "absent": ("-p", "no:perfgate"),
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, values in (("wall", walls), ("CPU", cpus)):
         for mode in ("off", "on"):
             ratio = statistics.median(values[mode]) / statistics.median(values["absent"])
-            change, low, high = stats.shift_interval(values["absent"], values[mode])
+            change, low, high = ranks.shift_interval(values["absent"], values[mode])
             print(
                 f"{label} {mode} vs absent: median ratio {ratio:.4f} ({(ratio - 1) * 100:+.2f}%),"
                 f" shift {change * 100:+.2f}% (95% interval {low * 100:+.2f}% … {high * 100:+.2f}%)"

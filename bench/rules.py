@@ -27,7 +27,7 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 
-from perfgate.compare import stats
+from perfgate.compare import ranks, sequential, stats
 from perfgate.results import Sample, Side
 
 Rule = Callable[[Sequence[float], Sequence[float]], bool]
@@ -64,7 +64,7 @@ def asv(factor: float = 1.1) -> Rule:
             return False
         smallest_p = 1 / math.comb(len(base) + len(head), min(len(base), len(head)))
         if smallest_p < 0.002:
-            return stats.mann_whitney_p(base, head) < 0.002
+            return ranks.mann_whitney_p(base, head) < 0.002
         return _median_ci99(head)[0] > _median_ci99(base)[1]
 
     return rule
@@ -88,14 +88,14 @@ def sides(base: Sequence[float], head: Sequence[float]) -> tuple[Side, Side]:
 
 
 def perfgate(
-    threshold: float = 0.05, level: float = stats.ALPHA, paired: bool = stats.PAIRED
+    threshold: float = 0.05, level: float = sequential.ALPHA, paired: bool = stats.PAIRED
 ) -> Rule:
     """perfgate's own verdict, `stats.compare_metric` as a gate with runs == max-runs
     decides it: one look, the one-sided test at `level`."""
 
     def rule(base: Sequence[float], head: Sequence[float]) -> bool:
         b, h = sides(base, head)
-        look = stats.Look(runs=len(base), regression_level=level)
+        look = sequential.Look(runs=len(base), regression_level=level)
         comparison = stats.compare_metric(b, h, "wall_time", threshold, look, paired=paired)
         return comparison.verdict == "regression"
 

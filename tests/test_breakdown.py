@@ -12,7 +12,7 @@ import pytest
 from breakdown_helpers import MIB, fifty_tests, leaky_suite, run_pytest, write_files
 from scipy.stats import mannwhitneyu
 
-from perfgate.compare import stats
+from perfgate.compare import ranks, sequential
 from perfgate.compare.tests import Breakdown, compare_breakdowns, runs_needed
 from perfgate.measure.pytest_documents import plugin_env, read_plugin_documents
 from perfgate.pytest_plugin import ENV_VAR
@@ -60,7 +60,7 @@ def test_exactly_the_slow_and_the_hungry_test_are_named(fifty) -> None:
     assert SLOW in [c.nodeid for c in tests.time_regressions]
     slow = next(c for c in tests.time_regressions if c.nodeid == SLOW)
     assert slow.difference > SLOW_S - 0.005  # planted (sleep never returns early)
-    assert slow.ci[0] > 0 and slow.p_adjusted < stats.ALPHA
+    assert slow.ci[0] > 0 and slow.p_adjusted < sequential.ALPHA
     # Allocating 30 MB also takes time, so the hungry test may be slower too; but only it
     # is hungrier.
     if tests.memory_method == "vmhwm":
@@ -176,10 +176,10 @@ def test_five_hundred_noisy_tests_give_no_false_culprits() -> None:
         tests = compare_breakdowns(base, head, time_threshold=0.0, min_time_s=0.0).tests
         assert tests.culprits == () and tests.time_improvements == ()
         uncorrected += sum(
-            stats.mann_whitney_p(
+            ranks.mann_whitney_p(
                 [d["tests"][i]["call_s"] for d in base], [d["tests"][i]["call_s"] for d in head]
             )
-            < stats.ALPHA
+            < sequential.ALPHA
             for i in range(500)
         )
     assert uncorrected > 5  # without the correction there would have been culprits

@@ -13,7 +13,7 @@ from markdown_check import outside_markup
 from report_helpers import make_error, make_results, make_run
 
 from perfgate import metrics
-from perfgate.compare import stats
+from perfgate.compare import sequential, stats
 from perfgate.compare.tests import Breakdown
 from perfgate.github.publish import status_description
 from perfgate.progress import format_seconds
@@ -478,7 +478,9 @@ def _gate(base: list[float], head: list[float], memory=((50e6,), (50e6,)), cpu=N
         "base": side(base, 0, memory[0], cpu[0] if cpu else None),
         "head": side(head, 1, memory[1], cpu[1] if cpu else None),
     }
-    judgement = stats.judge(sides["base"], sides["head"], stats.Plan.fixed(THRESHOLDS, len(base)))
+    judgement = stats.judge(
+        sides["base"], sides["head"], sequential.Plan.fixed(THRESHOLDS, len(base))
+    )
     return Results(judgement.verdict, sides, judgement.comparisons, settings={"looks": [10]})
 
 

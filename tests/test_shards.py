@@ -19,7 +19,7 @@ from git_helpers import make_repo
 from github_server import TOKEN
 
 from perfgate import cli, shards
-from perfgate.compare import stats, stratified
+from perfgate.compare import sequential, stats, stratified
 from perfgate.results import Environment, Results, Sample, Side
 
 PY = sys.executable
@@ -253,7 +253,7 @@ def test_one_shard_merged_gives_the_gates_verdict(tmp_path: Path, capsys) -> Non
     only = shard(1, 1, change=0.06, runs=8)
     merged, code = shards.merge([("only.json", only)])
     thresholds = shards.thresholds_of(only.settings)
-    gate = stats.judge(only.sides["base"], only.sides["head"], stats.Plan.fixed(thresholds, 8))
+    gate = stats.judge(only.sides["base"], only.sides["head"], sequential.Plan.fixed(thresholds, 8))
     assert merged.comparisons == gate.comparisons
     assert (merged.verdict, code) == (gate.verdict, 1 if gate.verdict == "fail" else 0)
 
@@ -271,7 +271,7 @@ def test_runner_offsets_are_not_a_change_but_a_real_one_is_found() -> None:
     assert 0.05 < wall.change < 0.11
     pooled = stats.judge(
         merged.sides["base"], merged.sides["head"],
-        stats.Plan.fixed(shards.thresholds_of(named[0][1].settings), 30),
+        sequential.Plan.fixed(shards.thresholds_of(named[0][1].settings), 30),
     ).comparisons[0]  # fmt: skip
     assert pooled.verdict == "inconclusive"
     assert pooled.ci[1] - pooled.ci[0] > 3 * (wall.ci[1] - wall.ci[0])

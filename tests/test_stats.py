@@ -12,7 +12,7 @@ import statistics
 import pytest
 from scipy import stats as scipy_stats
 
-from perfgate.compare import stats
+from perfgate.compare import ranks, sequential, stats
 from perfgate.results import Sample, Side
 
 
@@ -55,7 +55,7 @@ def test_mann_whitney_matches_scipy_exact_without_ties(seed: int) -> None:
     a = [rng.gauss(1, 0.1) for _ in range(rng.randint(3, 12))]
     b = [rng.gauss(1.08, 0.1) for _ in range(rng.randint(3, 12))]
     expected = scipy_stats.mannwhitneyu(a, b, method="exact").pvalue
-    assert stats.mann_whitney_p(a, b) == pytest.approx(expected, rel=1e-9)
+    assert ranks.mann_whitney_p(a, b) == pytest.approx(expected, rel=1e-9)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -64,7 +64,7 @@ def test_mann_whitney_matches_scipy_asymptotic_with_ties(seed: int) -> None:
     a = [round(rng.gauss(1, 0.1), 1) for _ in range(25)]
     b = [round(rng.gauss(1.1, 0.1), 1) for _ in range(27)]
     expected = scipy_stats.mannwhitneyu(a, b, method="asymptotic").pvalue
-    assert stats.mann_whitney_p(a, b) == pytest.approx(expected, rel=1e-9)
+    assert ranks.mann_whitney_p(a, b) == pytest.approx(expected, rel=1e-9)
 
 
 def test_mann_whitney_large_samples_use_the_normal_approximation() -> None:
@@ -72,7 +72,7 @@ def test_mann_whitney_large_samples_use_the_normal_approximation() -> None:
     a = [rng.gauss(1, 0.1) for _ in range(60)]
     b = [rng.gauss(1.03, 0.1) for _ in range(60)]
     expected = scipy_stats.mannwhitneyu(a, b, method="asymptotic").pvalue
-    assert stats.mann_whitney_p(a, b) == pytest.approx(expected, rel=1e-9)
+    assert ranks.mann_whitney_p(a, b) == pytest.approx(expected, rel=1e-9)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -80,14 +80,14 @@ def test_signed_rank_matches_scipy_exact(seed: int) -> None:
     rng = random.Random(seed)
     d = [rng.gauss(0.03, 0.1) for _ in range(rng.randint(4, 25))]
     expected = scipy_stats.wilcoxon(d, method="exact").pvalue
-    assert stats.signed_rank_p(d) == pytest.approx(expected, rel=1e-9)
+    assert ranks.signed_rank_p(d) == pytest.approx(expected, rel=1e-9)
 
 
 def test_signed_rank_matches_scipy_approx_with_ties_and_zeros() -> None:
     rng = random.Random(9)
     d = [round(rng.gauss(0.05, 0.1), 1) for _ in range(80)] + [0.0, 0.0]
     expected = scipy_stats.wilcoxon(d, method="approx", correction=True).pvalue
-    assert stats.signed_rank_p(d) == pytest.approx(expected, rel=1e-9)
+    assert ranks.signed_rank_p(d) == pytest.approx(expected, rel=1e-9)
 
 
 def _rank_sum(x, y, axis=-1):
@@ -112,7 +112,7 @@ def test_mann_whitney_with_ties_is_the_exact_permutation_p(seed: int) -> None:
         vectorized=True,
         alternative="greater",
     ).pvalue
-    assert stats.mann_whitney_p(a, b) == pytest.approx(reference, rel=1e-9)
+    assert ranks.mann_whitney_p(a, b) == pytest.approx(reference, rel=1e-9)
 
 
 def _signed_rank_sum(d, axis=-1):
@@ -133,11 +133,11 @@ def test_signed_rank_with_ties_is_the_exact_sign_flip_p() -> None:
         vectorized=True,
         alternative="greater",
     ).pvalue
-    assert stats.signed_rank_p(d) == pytest.approx(reference, rel=1e-9)
+    assert ranks.signed_rank_p(d) == pytest.approx(reference, rel=1e-9)
 
 
 def test_constant_memory_growth_is_significant_with_five_runs() -> None:
-    assert stats.mann_whitney_p([5e6] * 5, [6e7] * 5) == pytest.approx(2 / 252)
+    assert ranks.mann_whitney_p([5e6] * 5, [6e7] * 5) == pytest.approx(2 / 252)
     base, head = separate([1.0, 1.01, 0.99, 1.0, 1.02], [1.0, 1.01, 0.99, 1.0, 1.02])
     memory_head = Side("b", "", tuple(Sample(1, 1, 1, int(6e7), 0, i) for i in range(5)))
     memory = stats.compare_metric(base, memory_head, "peak_memory", 0.1)
@@ -145,7 +145,7 @@ def test_constant_memory_growth_is_significant_with_five_runs() -> None:
 
 
 def test_signed_rank_of_no_differences_is_one() -> None:
-    assert stats.signed_rank_p([0.0, 0.0, 0.0]) == 1.0
+    assert ranks.signed_rank_p([0.0, 0.0, 0.0]) == 1.0
 
 
 def brute_force_interval(values: list[float], k: int) -> tuple[float, float]:
@@ -157,7 +157,7 @@ def test_walsh_interval_is_the_hodges_lehmann_estimate_and_its_order_statistics(
     rng = random.Random(4)
     d = [rng.gauss(0.1, 0.2) for _ in range(12)]
     walsh = [(d[i] + d[j]) / 2 for i in range(12) for j in range(i, 12)]
-    estimate, low, high = stats.walsh_interval(d)
+    estimate, low, high = ranks.walsh_interval(d)
     assert estimate == pytest.approx(statistics.median(walsh))
     # The critical value from all 2^12 sign patterns: the largest c with P(T+ < c) <= 2.5%.
     sums = [sum(r for r in range(1, 13) if mask >> (r - 1) & 1) for mask in range(2**12)]
@@ -173,14 +173,14 @@ def test_moses_interval_covers_the_true_shift_about_95_percent_of_the_time() -> 
     for _ in range(trials):
         a = [rng.gauss(0, 1) for _ in range(10)]
         b = [rng.gauss(0.5, 1) for _ in range(10)]
-        _, low, high = stats.moses_interval(a, b)
+        _, low, high = ranks.moses_interval(a, b)
         covered += low <= 0.5 <= high
     assert 0.92 <= covered / trials <= 0.99
 
 
 def test_moses_estimate_is_the_median_of_pairwise_differences() -> None:
     a, b = [1.0, 2.0, 4.0], [2.5, 3.0, 7.0, 8.0]
-    estimate, low, high = stats.moses_interval(a, b)
+    estimate, low, high = ranks.moses_interval(a, b)
     assert estimate == statistics.median([y - x for x in a for y in b])
     assert low <= estimate <= high
 
@@ -188,13 +188,13 @@ def test_moses_estimate_is_the_median_of_pairwise_differences() -> None:
 def test_shift_interval_is_relative_on_the_log_scale() -> None:
     a = [1.0, 1.01, 0.99, 1.02, 0.98, 1.0]
     b = [v * 1.2 for v in a]
-    estimate, low, high = stats.shift_interval(a, b)
+    estimate, low, high = ranks.shift_interval(a, b)
     assert estimate == pytest.approx(0.2)
     assert low <= 0.2 <= high
 
 
 def test_shift_interval_with_zeros_falls_back_to_differences() -> None:
-    estimate, low, high = stats.shift_interval([0.0, 1.0, 2.0], [1.0, 2.0, 3.0])
+    estimate, low, high = ranks.shift_interval([0.0, 1.0, 2.0], [1.0, 2.0, 3.0])
     assert estimate == pytest.approx(1.0)
     assert low <= estimate <= high
 
@@ -235,7 +235,7 @@ def test_clear_slowdown_is_a_regression_paired() -> None:
     assert wall.verdict == "regression"
     assert wall.method.startswith("paired")
     assert wall.ci[0] > 0.05 and wall.change == pytest.approx(0.3, abs=0.06)
-    assert wall.p_value < stats.ALPHA
+    assert wall.p_value < sequential.ALPHA
 
 
 def test_interleaved_runs_are_compared_unpaired_by_default() -> None:
@@ -292,7 +292,7 @@ def test_change_below_threshold_is_not_a_regression_even_if_significant() -> Non
     base = noisy(rng, 30, 1.0, 0.002)
     base, head = interleaved(base, [v * 1.02 for v in base])
     wall = by_metric(base, head)["wall_time"]
-    assert wall.p_value < stats.ALPHA
+    assert wall.p_value < sequential.ALPHA
     assert wall.verdict == "unchanged"
 
 
@@ -377,9 +377,9 @@ def test_change_never_lies_outside_its_interval_on_two_clusters() -> None:
 
 
 def test_looks_grow_by_half_up_to_max_runs() -> None:
-    assert stats.looks(10, 30) == [10, 15, 23, 30]
-    assert stats.looks(10, 10) == [10]
-    assert stats.looks(4, 5) == [4, 5]
+    assert sequential.looks(10, 30) == [10, 15, 23, 30]
+    assert sequential.looks(10, 10) == [10]
+    assert sequential.looks(4, 5) == [4, 5]
 
 
 def test_pairs_are_used_once_they_can_reach_significance() -> None:
@@ -391,9 +391,9 @@ def test_pairs_are_used_once_they_can_reach_significance() -> None:
 def test_a_stricter_look_needs_stronger_evidence() -> None:
     rng = random.Random(21)
     base, head = separate(noisy(rng, 5, 1.0, 0.05), noisy(rng, 5, 1.3, 0.05))
-    loose = stats.Look(runs=5, regression_level=0.01)
+    loose = sequential.Look(runs=5, regression_level=0.01)
     assert stats.compare_metric(base, head, "wall_time", 0.05, loose).verdict == "regression"
-    strict = stats.Look(runs=5, regression_level=0.001)
+    strict = sequential.Look(runs=5, regression_level=0.001)
     assert stats.compare_metric(base, head, "wall_time", 0.05, strict).verdict == "inconclusive"
 
 
@@ -449,7 +449,7 @@ PUBLISHED = {
 @pytest.mark.parametrize("looks", sorted(PUBLISHED))
 def test_boundaries_match_the_published_tables(looks: int) -> None:
     fractions = tuple((k + 1) / looks for k in range(looks))
-    found = stats.boundaries(fractions, 0.025)
+    found = sequential.boundaries(fractions, 0.025)
     assert found == pytest.approx(PUBLISHED[looks], abs=2e-4)
 
 
@@ -457,7 +457,7 @@ def test_boundaries_spend_the_level_as_promised_by_scipy() -> None:
     """The default looks (10, 15, 23, 30 of 30) at 1%: by scipy's multivariate normal,
     the chance of crossing by look k is the spending function's 2 - 2 Phi(z / sqrt(t))."""
     fractions = (10 / 30, 15 / 30, 23 / 30, 1.0)
-    bounds = stats.boundaries(fractions, 0.01)
+    bounds = sequential.boundaries(fractions, 0.01)
     z = scipy_stats.norm.ppf(1 - 0.01 / 2)
     for k in range(2, 5):
         t = fractions[:k]
@@ -470,14 +470,14 @@ def test_boundaries_spend_the_level_as_promised_by_scipy() -> None:
 
 
 def test_a_single_look_is_the_fixed_level() -> None:
-    look = stats.Plan({}, 10, 10).look(10)
+    look = sequential.Plan({}, 10, 10).look(10)
     assert look.regression_level == pytest.approx(0.01, rel=1e-6)
     assert look.equivalence_level == pytest.approx(0.025, rel=1e-6)
     assert look.final and look.index == look.count == 1
 
 
 def test_early_looks_are_strict_and_the_last_near_the_level() -> None:
-    plan = stats.Plan({}, 10, 30)
+    plan = sequential.Plan({}, 10, 30)
     first, last = plan.look(10), plan.look(30)
     # First look: 2 - 2 Phi(2.5758 * sqrt(3)) by hand.
     normal = statistics.NormalDist()
@@ -492,10 +492,10 @@ def test_early_looks_are_strict_and_the_last_near_the_level() -> None:
 
 def test_settings_that_cannot_reach_the_level_name_the_fewest_runs() -> None:
     assert 1 / math.comb(8, 4) > 0.01 > 1 / math.comb(10, 5)
-    problem = stats.Plan({}, 4, 4).unreachable()
+    problem = sequential.Plan({}, 4, 4).unreachable()
     assert problem and "use at least 5 runs per side" in problem and "0.0143" in problem
-    assert stats.Plan({}, 5, 5).unreachable() is None
-    assert stats.Plan({}, 4, 30).unreachable() is None
+    assert sequential.Plan({}, 5, 5).unreachable() is None
+    assert sequential.Plan({}, 4, 30).unreachable() is None
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -504,13 +504,13 @@ def test_one_sided_mann_whitney_matches_scipy(seed: int) -> None:
     a = [rng.gauss(0, 1) for _ in range(rng.randint(4, 12))]
     b = [rng.gauss(0.8, 1) for _ in range(rng.randint(4, 12))]
     exact = scipy_stats.mannwhitneyu(b, a, alternative="greater", method="exact").pvalue
-    assert stats.mann_whitney_greater_p(a, b) == pytest.approx(exact, rel=1e-9)
+    assert ranks.mann_whitney_greater_p(a, b) == pytest.approx(exact, rel=1e-9)
     big_a = [rng.gauss(0, 1) for _ in range(60)]
     big_b = [round(rng.gauss(0.3, 1), 1) for _ in range(55)]  # ties: normal with correction
     asymptotic = scipy_stats.mannwhitneyu(
         big_b, big_a, alternative="greater", method="asymptotic"
     ).pvalue
-    assert stats.mann_whitney_greater_p(big_a, big_b) == pytest.approx(asymptotic, rel=1e-9)
+    assert ranks.mann_whitney_greater_p(big_a, big_b) == pytest.approx(asymptotic, rel=1e-9)
 
 
 def test_one_sided_mann_whitney_with_ties_is_the_exact_permutation_p() -> None:
@@ -522,14 +522,14 @@ def test_one_sided_mann_whitney_with_ties_is_the_exact_permutation_p() -> None:
         alternative="greater",
         n_resamples=math.inf,
     ).pvalue
-    assert stats.mann_whitney_greater_p(a, b) == pytest.approx(reference, rel=1e-9)
+    assert ranks.mann_whitney_greater_p(a, b) == pytest.approx(reference, rel=1e-9)
 
 
 def test_one_sided_signed_rank_matches_scipy() -> None:
     rng = random.Random(5)
     d = [rng.gauss(0.4, 1) for _ in range(14)]
     exact = scipy_stats.wilcoxon(d, alternative="greater", method="exact").pvalue
-    assert stats.signed_rank_greater_p(d) == pytest.approx(exact, rel=1e-9)
+    assert ranks.signed_rank_greater_p(d) == pytest.approx(exact, rel=1e-9)
 
 
 # --- numbers that agree -----------------------------------------------------------------------
@@ -606,7 +606,7 @@ def test_before_the_last_look_a_regression_must_be_past_the_threshold_beyond_dou
     assert min(y / x for x in base for y in head) < 1.05
     assert statistics.median(y / x for x in base for y in head) > 1.05
     sides = interleaved(base, head)
-    early = stats.Plan(THRESHOLDS, 10, 30).look(10)
+    early = sequential.Plan(THRESHOLDS, 10, 30).look(10)
     assert stats.compare_metric(*sides, "wall_time", 0.05, early).verdict == "inconclusive"
     assert stats.compare_metric(*sides, "wall_time", 0.05).verdict == "regression"
 
@@ -630,7 +630,7 @@ def test_before_the_last_look_unchanged_needs_half_the_threshold() -> None:
     rng = random.Random(0)
     base = noisy(rng, 10, 1.0, 0.012)
     head = noisy(rng, 10, 1.0, 0.012)
-    early = stats.Plan(THRESHOLDS, 10, 30).look(10)
+    early = sequential.Plan(THRESHOLDS, 10, 30).look(10)
     normal = statistics.NormalDist()  # the first look spends 2 - 2 Phi(z(1 - 0.025/2) sqrt(3))
     spent = 2 - 2 * normal.cdf(normal.inv_cdf(1 - 0.025 / 2) * math.sqrt(3))
     assert early.equivalence_level == pytest.approx(spent, rel=1e-9)
@@ -648,5 +648,8 @@ def test_before_the_last_look_unchanged_needs_half_the_threshold() -> None:
 def test_more_runs_than_planned_are_one_last_look() -> None:
     """A results file with more runs than its max-runs (written by hand, or an older
     perfgate) is judged at the last look, never at a look of zero width."""
-    look = stats.Plan({}, 10, 30).look(35)
-    assert look.final and look.regression_level == stats.Plan({}, 10, 30).look(30).regression_level
+    look = sequential.Plan({}, 10, 30).look(35)
+    assert (
+        look.final
+        and look.regression_level == sequential.Plan({}, 10, 30).look(30).regression_level
+    )

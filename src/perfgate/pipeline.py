@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import contain, shards, sources, workspace
-from .compare import budgets, stats
+from .compare import budgets, ranks, sequential, stats
 from .compare import imports as import_changes
 from .compare import tests as test_changes
 from .config import Config
@@ -73,7 +73,7 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
         progress.step(f"warning: {warning}")
     # The per-test and per-import evidence tests at the level each look had before the
     # group-sequential design: split evenly over the looks (compare/tests.py).
-    alpha = stats.ALPHA / len(plan.looks())
+    alpha = sequential.ALPHA / len(plan.looks())
     try:
         samples, evidence, test_runs = _measure(
             config, plan, repo, shas, seed, alpha, progress, counter
@@ -146,10 +146,10 @@ def _test_runs(target: schedule.Target, runs: int) -> list[dict[str, float]]:
         return []
 
 
-def plan_for(config: Config) -> stats.Plan:
+def plan_for(config: Config) -> sequential.Plan:
     """How the gate will decide; settings that could never find a regression are refused
     here, before anything runs (exit 2), naming the run count that can."""
-    plan = stats.Plan(config.thresholds, config.runs, config.max_runs)
+    plan = sequential.Plan(config.thresholds, config.runs, config.max_runs)
     if config.shard is not None:  # what counts is the merged test over every shard
         problem = shards.unreachable(config.runs, config.shard[1])
     else:
@@ -181,11 +181,11 @@ def rejudge(
     runs = min(len(base.samples), len(head.samples))
     gate_results = {"base", "head"} <= set(source.sides) and "max_runs" in settings
     if gate_results:
-        plan = stats.Plan.from_settings(settings, thresholds)
+        plan = sequential.Plan.from_settings(settings, thresholds)
     else:
-        plan = stats.Plan.fixed(thresholds, runs)
+        plan = sequential.Plan.fixed(thresholds, runs)
     level = plan.look(runs).regression_level
-    fewest = stats.smallest_p(len(base.samples), len(head.samples))
+    fewest = ranks.smallest_p(len(base.samples), len(head.samples))
     if fewest > level:
         raise ConfigError(
             f"compare: {len(base.samples)} and {len(head.samples)} runs can never show a "
@@ -211,7 +211,7 @@ def rejudge(
 
 def _fewest_runs(level: float) -> int:
     runs = stats.MIN_RUNS
-    while stats.smallest_p(runs, runs) > level:
+    while ranks.smallest_p(runs, runs) > level:
         runs += 1
     return runs
 
@@ -240,7 +240,7 @@ def checkout_warnings(repo: Path, refs: Mapping[str, str], shas: Mapping[str, st
 
 def _measure(
     config: Config,
-    plan: stats.Plan,
+    plan: sequential.Plan,
     repo: Path,
     shas: Mapping[str, str],
     seed: int,
@@ -300,9 +300,9 @@ def _measure(
 
 
 def settled_at_looks(
-    plan: stats.Plan, shas: Mapping[str, str]
+    plan: sequential.Plan, shas: Mapping[str, str]
 ) -> Callable[[Sequence[Sample], Sequence[Sample]], bool]:
-    """When the gate may stop adding runs: only at a planned look (see stats.Plan), and
+    """When the gate may stop adding runs: only at a planned look (see sequential.Plan), and
     there only when the judgement is settled.  The levels of the looks spend the error
     rate for those run counts alone; a stop in between would spend more than planned."""
     look_points = set(plan.looks())
@@ -540,7 +540,7 @@ def _results(
         error=error,
         settings={
             **config.settings(),
-            **stats.Plan(config.thresholds, config.runs, config.max_runs).settings(),
+            **sequential.Plan(config.thresholds, config.runs, config.max_runs).settings(),
             **instructions_module.counter_settings(counter),
         },
     )

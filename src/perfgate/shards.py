@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config, environment
-from .compare import stats, stratified
+from .compare import sequential, stats, stratified
 from .errors import (
     EXIT_BENCHMARK_FAILED,
     EXIT_INFRASTRUCTURE,
@@ -63,7 +63,7 @@ def record(shard: tuple[int, int], exit_code: int) -> dict[str, Any]:
     }
 
 
-def unreachable(runs: int, count: int, level: float = stats.ALPHA) -> str | None:
+def unreachable(runs: int, count: int, level: float = sequential.ALPHA) -> str | None:
     """Why `count` shards of `runs` pairs could never show a regression, or None: with every
     shard's head above its base the merged p-value is prod 1 / C(2 runs, runs)."""
     smallest = stratified.smallest_p([(runs, runs)] * count)
@@ -101,7 +101,7 @@ def merge(named: Sequence[tuple[str, Results]]) -> tuple[Results, int]:
     sides, records, blocks = _combined(shards)
     thresholds = thresholds_of(first.settings)
     total = min(len(sides["base"].samples), len(sides["head"].samples))
-    plan = stats.Plan.fixed(thresholds, total)
+    plan = sequential.Plan.fixed(thresholds, total)
     test = stratified.blocked_test(blocks["base"], blocks["head"])
     judgement = stats.judge(sides["base"], sides["head"], plan, test=test)
     results = Results(

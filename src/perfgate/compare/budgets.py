@@ -7,7 +7,7 @@ care as a change: by a distribution-free confidence interval of the median
 noise), over only when the whole interval is above the limit, met only when
 it is wholly below, and `near` when it straddles the limit.
 
-The level: each end of the interval errs at most `stats.ALPHA` (1%), the
+The level: each end of the interval errs at most `sequential.ALPHA` (1%), the
 gate's level per metric.  A budget is judged once, on the runs the gate
 ended with (a gate's looks decide when to stop measuring, by base against
 head; they do not test the budget), so it spends its 1% in one test:

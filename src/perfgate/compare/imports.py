@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..measure.import_trace import ImportProfile, ImportRun
-from . import stats
+from . import ranks, stats
 
 #: A new module counts as heavy when importing it (with everything it pulls
 #: in) takes at least this long on head.
@@ -163,8 +163,8 @@ def compare_module(
 ) -> ModuleImportChange:
     a, b = [r.seconds for r in base], [r.seconds for r in head]
     base_s, head_s = statistics.median(a), statistics.median(b)
-    p_value = stats.mann_whitney_p(a, b)
-    change, low, high = stats.shift_interval(a, b)
+    p_value = ranks.mann_whitney_p(a, b)
+    change, low, high = ranks.shift_interval(a, b)
     verdict = stats.decide(change, (low, high), p_value, threshold)
     if verdict in ("regression", "improvement") and abs(head_s - base_s) < MIN_IMPORT_CHANGE_S:
         verdict = "unchanged"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 
+from . import ranks as rank_tests
 from . import stats
 
 Stratum = tuple[Sequence[float], Sequence[float]]
@@ -47,11 +48,11 @@ def _u_counts(scale: int, a: Sequence[float], b: Sequence[float]) -> tuple[int, 
     """Twice the Mann-Whitney U of `b` over `a` (ties count half), scaled, observed; and its
     exact permutation distribution over the block's mid-ranks (ties kept), scaled."""
     m, n = len(a), len(b)
-    ranks, _ = stats._ranks(list(a) + list(b))
+    ranks, _ = rank_tests._ranks(list(a) + list(b))
     doubled = [round(2 * r) for r in ranks]
     offset = n * (n + 1)  # doubled rank sum of the n smallest ranks
     observed = (sum(doubled[m:]) - offset) * scale
-    counts = stats._subset_sums(doubled, n)
+    counts = rank_tests._subset_sums(doubled, n)
     return observed, {(s - offset) * scale: c for s, c in counts.items()}
 
 
@@ -76,7 +77,7 @@ def _block_variance(a: Sequence[float], b: Sequence[float]) -> float:
     """Variance of one block's U under no change, with the tie correction."""
     m, n = len(a), len(b)
     total = m + n
-    _, ties = stats._ranks(list(a) + list(b))
+    _, ties = rank_tests._ranks(list(a) + list(b))
     correction = sum(t**3 - t for t in ties) / (total * (total - 1)) if total > 1 else 0.0
     return m * n / 12 * ((total + 1) - correction)
 
@@ -113,9 +114,9 @@ def _p_values(strata: Sequence[Stratum], tails: Sequence[str]) -> list[float]:
         mean = sum(w * len(a) * len(b) for w, (a, b) in zip(weights, strata, strict=True))
         mirrored = {-v: c for v, c in distribution.items()}
         return [
-            stats._tail_p(mirrored, -observed, -mean, "greater")
+            rank_tests._tail_p(mirrored, -observed, -mean, "greater")
             if tail == "less"
-            else stats._tail_p(distribution, observed, mean, tail)
+            else rank_tests._tail_p(distribution, observed, mean, tail)
             for tail in tails
         ]
     # Weights relative to the largest, so that the continuity correction of stats (half
@@ -123,15 +124,15 @@ def _p_values(strata: Sequence[Stratum], tails: Sequence[str]) -> list[float]:
     statistic = mean = var = 0.0
     for w, (a, b) in zip(weights, strata, strict=True):
         relative = w / max(weights)
-        ranks, _ = stats._ranks(list(a) + list(b))
+        ranks, _ = rank_tests._ranks(list(a) + list(b))
         n = len(b)
         statistic += relative * (sum(ranks[len(a) :]) - n * (n + 1) / 2)
         mean += relative * len(a) * n / 2
         var += relative * relative * _block_variance(a, b)
     return [
-        stats._normal_p(2 * mean - statistic, mean, var, "greater")
+        rank_tests._normal_p(2 * mean - statistic, mean, var, "greater")
         if tail == "less"
-        else stats._normal_p(statistic, mean, var, tail)
+        else rank_tests._normal_p(statistic, mean, var, tail)
         for tail in tails
     ]
 
@@ -139,7 +140,7 @@ def _p_values(strata: Sequence[Stratum], tails: Sequence[str]) -> list[float]:
 def smallest_p(sizes: Sequence[tuple[int, int]]) -> float:
     """The smallest one-sided p-value of blocks of (m_i, n_i) runs: every block's head above
     its base, the one arrangement that reaches the largest V, prod 1 / C(m_i + n_i, m_i)."""
-    return math.prod(stats.smallest_p(m, n) for m, n in sizes if m and n)
+    return math.prod(rank_tests.smallest_p(m, n) for m, n in sizes if m and n)
 
 
 def _no_tie_distribution(strata: Sequence[Stratum], weights: Sequence[int]) -> dict[int, int]:
@@ -147,7 +148,7 @@ def _no_tie_distribution(strata: Sequence[Stratum], weights: Sequence[int]) -> d
     interval uses the untied distribution)."""
     distribution: dict[int, int] = {0: 1}
     for w, (a, b) in zip(weights, strata, strict=True):
-        counts = stats._rank_sum_counts(len(a), len(b))
+        counts = rank_tests._rank_sum_counts(len(a), len(b))
         distribution = _convolve(distribution, {u * w: c for u, c in enumerate(counts)})
     return distribution
 
@@ -167,7 +168,7 @@ def _critical(strata: Sequence[Stratum], weights: Sequence[int], alpha: float) -
     mean = sum(w * len(a) * len(b) / 2 for w, (a, b) in zip(weights, strata, strict=True))
     var = sum(w * w * len(a) * len(b) * (len(a) + len(b) + 1) / 12
               for w, (a, b) in zip(weights, strata, strict=True))  # fmt: skip
-    return math.floor(mean - stats._norm_ppf(1 - alpha / 2) * math.sqrt(var))
+    return math.floor(mean - rank_tests._norm_ppf(1 - alpha / 2) * math.sqrt(var))
 
 
 def _weighted_differences(
@@ -176,7 +177,7 @@ def _weighted_differences(
     """Every within-block difference head - base with its block's weight, sorted."""
     pairs = []
     for w, (a, b) in zip(weights, strata, strict=True):
-        thin_a, thin_b = stats._thinned(a), stats._thinned(b)
+        thin_a, thin_b = rank_tests._thinned(a), rank_tests._thinned(b)
         pairs += [(y - x, w) for x in thin_a for y in thin_b]
     return sorted(pairs)
 
@@ -196,7 +197,7 @@ def _weighted_median(pairs: Sequence[tuple[float, int]]) -> float:
 
 
 def stratified_shift(
-    strata: Sequence[Stratum], confidence: float = stats.CONFIDENCE
+    strata: Sequence[Stratum], confidence: float = rank_tests.CONFIDENCE
 ) -> tuple[float, float, float]:
     """The shift from base to head common to all blocks, with its interval, by inverting
     van Elteren's test: V(d) = sum_i w_i #{head - d > base in block i} falls as d grows,
@@ -208,9 +209,9 @@ def stratified_shift(
     if not strata:
         raise ValueError("stratified_shift() needs a block with runs on both sides")
     weights = scales(strata)
-    if any(len(a) > stats.MAX_INTERVAL_VALUES or len(b) > stats.MAX_INTERVAL_VALUES
+    if any(len(a) > rank_tests.MAX_INTERVAL_VALUES or len(b) > rank_tests.MAX_INTERVAL_VALUES
            for a, b in strata):  # fmt: skip
-        strata = [(stats._thinned(a), stats._thinned(b)) for a, b in strata]
+        strata = [(rank_tests._thinned(a), rank_tests._thinned(b)) for a, b in strata]
         weights = scales(strata)
     pairs = _weighted_differences(strata, weights)
     estimate = _weighted_median(pairs)

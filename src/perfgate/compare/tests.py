@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..measure.pytest_documents import aggregate, test_order, test_seconds
-from . import stats
+from . import ranks, sequential, stats
 from .imports import ImportComparison
 
 BREAKDOWN_SCHEMA = "perfgate-breakdown/1"
@@ -163,9 +163,9 @@ class Breakdown:
 
 
 def _time_change(nodeid: str, a: Sequence[float], b: Sequence[float]) -> TestChange:
-    p_value = stats.mann_whitney_p(a, b)
-    change, low, high = stats.shift_interval(a, b)
-    shift, shift_low, shift_high = stats.moses_interval(a, b)
+    p_value = ranks.mann_whitney_p(a, b)
+    change, low, high = ranks.shift_interval(a, b)
+    shift, shift_low, shift_high = ranks.moses_interval(a, b)
     return TestChange(
         nodeid, "time", statistics.median(a), statistics.median(b), shift,
         (shift_low, shift_high), change, (low, high), p_value, p_value, "",
@@ -175,8 +175,8 @@ def _time_change(nodeid: str, a: Sequence[float], b: Sequence[float]) -> TestCha
 def _memory_change(
     nodeid: str, a: Sequence[float], b: Sequence[float], reference: float
 ) -> TestChange:
-    p_value = stats.mann_whitney_p(a, b)
-    shift, low, high = stats.moses_interval(a, b)
+    p_value = ranks.mann_whitney_p(a, b)
+    shift, low, high = ranks.moses_interval(a, b)
     reference = reference or 1.0
     return TestChange(
         nodeid, "memory", statistics.median(a), statistics.median(b), shift, (low, high),
@@ -201,7 +201,7 @@ def _judged(
     return [_judge(c, threshold, floor, p, alpha) for c, p in zip(changes, adjusted, strict=True)]
 
 
-def runs_needed(tests: int, alpha: float = stats.ALPHA) -> int:
+def runs_needed(tests: int, alpha: float = sequential.ALPHA) -> int:
     """Runs per side with which one test among `tests` can be significant after Holm.
 
     The smallest two-sided Mann-Whitney p-value with n runs a side is
@@ -325,7 +325,7 @@ def compare_breakdowns(
     min_time_s: float = MIN_TIME_S,
     min_memory_bytes: float = MIN_MEMORY_BYTES,
     leak_threshold_bytes: float = LEAK_THRESHOLD_BYTES,
-    alpha: float = stats.ALPHA,
+    alpha: float = sequential.ALPHA,
 ) -> Breakdown:
     """Per test: slower, hungrier, leaking, added or removed, base against head.
 

@@ -165,7 +165,7 @@ def run_pairs(
 ) -> tuple[tuple[Sample, ...], tuple[Sample, ...]]:
     """Measure `runs` pairs, then more while unsettled, up to `max_runs` or the budget.
 
-    With `looks` (the planned run counts, see stats.Plan), unsettled runs grow to the
+    With `looks` (the planned run counts, see sequential.Plan), unsettled runs grow to the
     next look at once, so that progress names the runs that will be made; without,
     a pair at a time.  Progress shows the time left to the next look and, while more
     runs may follow, the time left if every run up to `max_runs` is needed.

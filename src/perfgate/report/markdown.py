@@ -240,7 +240,7 @@ def metric_table(results: Results) -> str:
 
 
 def could_see_cell(c: Comparison) -> str:
-    """The regression this run would find four times in five (stats.POWER), as a share;
+    """The regression this run would find four times in five (sequential.POWER), as a share;
     "—" where a regression was found (its finding is the figure that counts) or unknown."""
     seen = c.detectable_change
     if c.verdict in ("regression", "too short") or seen is None or not math.isfinite(seen):
@@ -388,7 +388,7 @@ def comparison_notes(results: Results) -> list[str]:
         parts = [stats.medians_note(c.base_median, c.head_median, *c.ci)]
         for name in ("base", "head"):
             side = results.sides.get(name)
-            if side is None or c.metric not in METRIC_FIELDS or not side.measures(c.metric):
+            if side is None or c.metric not in metrics.BY_NAME or not side.measures(c.metric):
                 continue  # a metric a results file made up has no runs to look at
             groups = stats.clusters(side.values(c.metric))
             if len(groups) > 1:
