@@ -25,6 +25,7 @@ from report_helpers import make_error, make_results
 
 from perfgate.compare import tests as breakdown
 from perfgate.compare.imports import ImportComparison, ModuleImportChange, NewHeavyModule
+from perfgate.compare.leaks import Leak
 from perfgate.errors import ConfigError
 from perfgate.github import action, runner_contract
 from perfgate.github.api import GitHubAPI, GitHubError
@@ -66,7 +67,7 @@ def hostile_breakdown(names: tuple[str, ...]) -> dict:
         memory_regressions=tuple(_change(n, "memory") for n in names),
         time_improvements=tuple(_change(n) for n in names), memory_improvements=(),
         added=names, removed=names,
-        leaks=(breakdown.Leak(names[0], 5e7, names, None),), notes=names,
+        leaks=(Leak(names[0], 5e7, names, None),), notes=names,
     )  # fmt: skip
     modules = tuple(
         ModuleImportChange(
