@@ -8,7 +8,6 @@ typo costs a second, not a benchmark.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import traceback
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, config, shards
-from .compare import stats
 from .errors import (
     EXIT_INFRASTRUCTURE,
     EXIT_PASS,
@@ -29,11 +27,11 @@ from .errors import (
 from .github import runner_contract
 from .github.api import GitHubAPI, GitHubError
 from .github.publish import CLAIM_NOTE, publish, trusted_target
-from .pipeline import Outcome, rejudge, run_gate, run_only
+from .pipeline import Outcome, compare_saved, run_gate, run_only
 from .progress import Progress
 from .report import console, markdown
 from .report.breakdown import render_breakdown_markdown
-from .results import Results, Side
+from .results import Results
 
 #: Help for each configuration key; the same key is a flag, a `.perfgate.yml` key
 #: and an action input, so the three cannot drift apart.
@@ -72,12 +70,6 @@ KEY_HELP: dict[str, str] = {
 }
 CONFIG_HELP = "configuration file (default: .perfgate.yml in the repository)"
 COUNT_KEYS = ("runs", "max-runs", "warmup", "seed")
-#: Threshold keys and the Config field (and results setting) each fills.
-THRESHOLD_SETTINGS = {
-    "time-threshold": "time_threshold",
-    "memory-threshold": "memory_threshold",
-    "instructions-threshold": "instructions_threshold",
-}
 #: Switches: `--venv` alone means true; `--venv false` still says it outright.
 BOOL_KEYS = ("venv", "instructions")
 RUN_KEYS = (
@@ -309,28 +301,9 @@ def run_command(args: argparse.Namespace, command: list[str]) -> int:
 def compare_command(args: argparse.Namespace) -> int:
     cfg = _load(args, COMPARE_KEYS, [], needs_command=False)
     first = _read_results(Path(args.base_json))
-    if args.head_json is None:
-        if not {"base", "head"} <= set(first.sides):
-            raise ConfigError(
-                f"{args.base_json}: has no base and head sides; give two results files"
-            )
-        base, head, source = first.sides["base"], first.sides["head"], first
-    else:
-        second = _read_results(Path(args.head_json))
-        base = _pick_side(first, ("run", "base"), args.base_json)
-        head = _pick_side(second, ("run", "head"), args.head_json)
-        source = second
-    for name, side, path in (("base", base, args.base_json), ("head", head, args.head_json)):
-        if len([s for s in side.samples if s.ok]) < stats.MIN_RUNS:
-            raise ConfigError(
-                f"compare: {path or args.base_json}: the {name} side has "
-                f"{len(side.samples)} runs; need at least {stats.MIN_RUNS} successful ones"
-            )
-    settings = _recorded_thresholds(source, cfg)
-    recorded = dataclasses.replace(
-        cfg, **{name: settings[name] for name in THRESHOLD_SETTINGS.values()}
-    )
-    return _finish(rejudge(base, head, source, settings, recorded.thresholds), cfg)
+    second = _read_results(Path(args.head_json)) if args.head_json is not None else None
+    outcome = compare_saved(first, second, cfg, (args.base_json, args.head_json))
+    return _finish(outcome, cfg)
 
 
 def publish_command(args: argparse.Namespace) -> int:
@@ -383,23 +356,6 @@ def publish_command(args: argparse.Namespace) -> int:
     return EXIT_INFRASTRUCTURE if failed else EXIT_PASS
 
 
-def _recorded_thresholds(source: Results, cfg: config.Config) -> dict[str, Any]:
-    """The thresholds the results were judged with, unless a flag says otherwise."""
-    settings = dict(source.settings)
-    for key, name in THRESHOLD_SETTINGS.items():
-        if key in cfg.sources or name not in settings:
-            settings[name] = getattr(cfg, name)
-        else:  # a threshold read from a file is checked like one given as a flag
-            settings[name] = config.parse_threshold(f"settings.{name}", settings[name])
-    if "inconclusive" in cfg.sources or "inconclusive" not in settings:
-        settings["inconclusive"] = cfg.inconclusive
-    else:
-        settings["inconclusive"] = config.parse_inconclusive(
-            "settings.inconclusive", settings["inconclusive"]
-        )
-    return settings
-
-
 def _read_results(path: Path, command: str = "compare") -> Results:
     """A results file, refused (exit 2, the field named) when any part of it is unreadable.
 
@@ -421,13 +377,6 @@ def _read_results(path: Path, command: str = "compare") -> Results:
                 f"{command}: {path} is not a perfgate results file: breakdown: {what}"
             ) from None
     return results
-
-
-def _pick_side(results: Results, names: Sequence[str], path: str) -> Side:
-    for name in names:
-        if name in results.sides:
-            return results.sides[name]
-    raise ConfigError(f"compare: {path} has none of the sides {', '.join(names)}")
 
 
 def _finish(outcome: Outcome, cfg: config.Config) -> int:

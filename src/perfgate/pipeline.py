@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import contain, shards, sources, workspace
+from . import config as config_module
+from . import contain, metrics, shards, sources, workspace
 from .compare import budgets, ranks, sequential, stats
 from .compare import imports as import_changes
 from .compare import tests as test_changes
@@ -162,6 +163,62 @@ def plan_for(config: Config) -> sequential.Plan:
 def exit_code(results: Results) -> int:
     """1 for a regression (or no verdict with `inconclusive: fail`), else 0."""
     return EXIT_REGRESSION if results.fails else EXIT_PASS
+
+
+def compare_saved(
+    first: Results, second: Results | None, config: Config, paths: tuple[str, str | None]
+) -> Outcome:
+    """`perfgate compare` on saved results: one gate's base and head, or the run (or base)
+    side of `first` against the run (or head) side of `second`, re-judged (`rejudge`).
+
+    Too few successful runs, or a file without the sides asked for, is exit 2 naming
+    the file (`paths`, as the user gave them).
+    """
+    if second is None:
+        if not {"base", "head"} <= set(first.sides):
+            raise ConfigError(f"{paths[0]}: has no base and head sides; give two results files")
+        base, head, source = first.sides["base"], first.sides["head"], first
+    else:
+        base = _pick_side(first, ("run", "base"), paths[0])
+        head = _pick_side(second, ("run", "head"), str(paths[1]))
+        source = second
+    for name, side, path in (("base", base, paths[0]), ("head", head, paths[1])):
+        if len([s for s in side.samples if s.ok]) < stats.MIN_RUNS:
+            raise ConfigError(
+                f"compare: {path or paths[0]}: the {name} side has "
+                f"{len(side.samples)} runs; need at least {stats.MIN_RUNS} successful ones"
+            )
+    settings = _recorded_thresholds(source, config)
+    recorded = replace(config, **{name: settings[name] for name in THRESHOLD_SETTINGS.values()})
+    return rejudge(base, head, source, settings, recorded.thresholds)
+
+
+#: Threshold keys and the Config field (and results setting) each fills, per the registry.
+THRESHOLD_SETTINGS = {m.threshold_key: m.threshold_field for m in metrics.METRICS}
+
+
+def _recorded_thresholds(source: Results, cfg: Config) -> dict[str, Any]:
+    """The thresholds the results were judged with, unless a flag says otherwise."""
+    settings = dict(source.settings)
+    for key, name in THRESHOLD_SETTINGS.items():
+        if key in cfg.sources or name not in settings:
+            settings[name] = getattr(cfg, name)
+        else:  # a threshold read from a file is checked like one given as a flag
+            settings[name] = config_module.parse_threshold(f"settings.{name}", settings[name])
+    if "inconclusive" in cfg.sources or "inconclusive" not in settings:
+        settings["inconclusive"] = cfg.inconclusive
+    else:
+        settings["inconclusive"] = config_module.parse_inconclusive(
+            "settings.inconclusive", settings["inconclusive"]
+        )
+    return settings
+
+
+def _pick_side(results: Results, names: Sequence[str], path: str) -> Side:
+    for name in names:
+        if name in results.sides:
+            return results.sides[name]
+    raise ConfigError(f"compare: {path} has none of the sides {', '.join(names)}")
 
 
 def rejudge(
