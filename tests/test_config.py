@@ -8,6 +8,7 @@ import pytest
 
 from perfgate import config
 from perfgate.errors import ConfigError
+from perfgate.pipeline import wants_pytest_breakdown
 
 
 def write_yaml(folder: Path, text: str) -> Path:
@@ -197,3 +198,22 @@ def test_instructions_from_the_file_and_its_threshold_from_a_flag(tmp_path: Path
     assert cfg.settings()["instructions_threshold"] == pytest.approx(0.005)
     off = config.load(repo=tmp_path, layers=(("action input", {"instructions": "false"}),))
     assert off.instructions is False
+
+
+@pytest.mark.parametrize(
+    ("breakdown", "command", "per_test"),
+    [
+        (None, "pytest -q", True),  # the default is auto: on for pytest
+        ("auto", "python -m pytest -q", True),
+        ("auto", "python bench.py", False),
+        ("none", "pytest -q", False),  # was on: none read as unset
+        ("off", "pytest -q", False),
+        ("pytest", "python bench.py", True),
+    ],
+)
+def test_breakdown_none_turns_the_per_test_breakdown_off(
+    tmp_path, breakdown: str | None, command: str, per_test: bool
+) -> None:
+    values = {"command": command, "breakdown": breakdown}
+    cfg = config.load(repo=tmp_path, layers=(("test", values),), read_repo_file=False)
+    assert wants_pytest_breakdown(cfg) is per_test

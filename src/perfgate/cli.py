@@ -60,7 +60,7 @@ KEY_HELP: dict[str, str] = {
     "json": "write the results JSON (schema perfgate/1) to this path",
     "markdown": "write the Markdown report to this path",
     "seed": "seed of the shuffled run order (default: random, recorded in the results)",
-    "breakdown": "per-test breakdown: pytest, auto or none",
+    "breakdown": "per-test breakdown: auto (default: when the command runs pytest), pytest or none",
     "imports": "comma-separated modules whose import time and memory to compare",
     "budgets": "an absolute limit, KEY=LIMIT, repeatable: wall-time=2s, cpu-time=1.5s, "
     "peak-memory=200MB, tests/test_api.py=200ms; over it (the median's interval wholly "

@@ -204,9 +204,13 @@ def _parse_path(key: str, value: Any) -> Path:
 
 
 def _parse_breakdown(key: str, value: Any) -> str | None:
+    """pytest, auto or none; unset (None) is auto.  `none` must stay apart from unset:
+    read as unset, it turned the per-test breakdown of a pytest command back on."""
     text = _parse_text(key, value).strip().lower()
-    if text in ("", "none", "off", "false"):
+    if not text:
         return None
+    if text in ("none", "off", "false"):
+        return "none"
     if text not in ("pytest", "auto"):
         raise _bad(key, value, "pytest, auto or none")
     return text
