@@ -8,7 +8,7 @@ import pytest
 
 from perfgate import config
 from perfgate.errors import ConfigError
-from perfgate.pipeline import wants_pytest_breakdown
+from perfgate.evidence import wants_pytest_breakdown
 
 
 def write_yaml(folder: Path, text: str) -> Path:

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -20,19 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from . import config as config_module
-from . import contain, metrics, shards, sources, workspace
+from . import contain, evidence, metrics, prepare, shards, workspace
 from .compare import budgets, ranks, sequential, stats
-from .compare import imports as import_changes
-from .compare import tests as test_changes
 from .config import Config
 from .environment import capture
 from .errors import EXIT_PASS, EXIT_REGRESSION, BenchmarkFailed, ConfigError, PerfgateError
-from .measure import import_trace, pytest_documents, schedule
 from .measure import instructions as instructions_module
+from .measure import pytest_documents, schedule
+from .prepare import SIDES
 from .progress import Progress
 from .results import Results, Sample, Side
-
-SIDES = ("base", "head")
 
 
 @dataclass(frozen=True)
@@ -70,13 +64,13 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
     )
     if counter is not None:
         progress.step(f"counting instructions in runs of their own: {counter.note}")
-    for warning in checkout_warnings(repo, refs, shas):
+    for warning in prepare.checkout_warnings(repo, refs, shas):
         progress.step(f"warning: {warning}")
     # The per-test and per-import evidence tests at the level each look had before the
     # group-sequential design: split evenly over the looks (compare/tests.py).
     alpha = sequential.ALPHA / len(plan.looks())
     try:
-        samples, evidence, test_runs = _measure(
+        samples, breakdown, test_runs = _measure(
             config, plan, repo, shas, seed, alpha, progress, counter
         )
     except ConfigError:
@@ -99,7 +93,7 @@ def run_gate(config: Config, progress: Progress) -> Outcome:
         comparisons=judgement.comparisons,
         counter=counter,
     )
-    results = replace(results, breakdown=evidence, budgets=checks)
+    results = replace(results, breakdown=breakdown, budgets=checks)
     return Outcome(results, exit_code(results))
 
 
@@ -108,11 +102,11 @@ def run_only(config: Config, progress: Progress) -> Results:
     folder, no verdict (the seed's benchmark script grown up)."""
     counter = instructions_module.require_counter() if config.instructions else None
     cwd = (config.repo / config.working_directory).resolve()
-    per_test = any(b.test for b in config.budgets) and wants_pytest_breakdown(config)
+    per_test = any(b.test for b in config.budgets) and evidence.wants_pytest_breakdown(config)
     if not cwd.is_dir():
         raise ConfigError(f"working-directory: {config.working_directory!r} does not exist")
     env = workspace.benchmark_env(os.environ)
-    check_command_exists(config.command, cwd, env)
+    prepare.check_command_exists(config.command, cwd, env)
     with tempfile.TemporaryDirectory(prefix="perfgate-logs-") as logs:
         if per_test:  # per-test budgets: the plugin records each test's time
             env = pytest_documents.plugin_loader_env(Path(logs) / "pytest-plugin", env)
@@ -273,28 +267,6 @@ def _fewest_runs(level: float) -> int:
     return runs
 
 
-def checkout_warnings(repo: Path, refs: Mapping[str, str], shas: Mapping[str, str]) -> list[str]:
-    """What the user may think is measured and is not: uncommitted work, one commit twice."""
-    warnings = []
-    if shas["head"] == workspace.resolve_ref(repo, "HEAD"):
-        changed = workspace.uncommitted_changes(repo)
-        if changed:
-            shown = ", ".join(changed[:3]) + (
-                f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-            )
-            warnings.append(
-                f"uncommitted changes are not measured ({shown}): head is the commit "
-                f"{shas['head'][:12]}; commit them to gate them"
-            )
-    if shas["base"] == shas["head"]:
-        warnings.append(
-            f"base ({refs['base']}) and head ({refs['head']}) are the same commit "
-            f"{shas['head'][:12]}: both sides run the same code, so the verdict shows only "
-            "the noise of this machine"
-        )
-    return warnings
-
-
 def _measure(
     config: Config,
     plan: sequential.Plan,
@@ -313,12 +285,15 @@ def _measure(
     ):
         log_dir = Path(logs)
         accounts = {side: contain.account_for(side) for side in SIDES}  # in the image
-        envs = {side: _prepare(config, side, trees[side], shas[side], accounts[side], log_dir,
-                               progress)
-                for side in SIDES}  # fmt: skip
-        check_own_code(config, trees, envs, progress, accounts)
-        per_test = wants_pytest_breakdown(config)
-        targets = _targets(config, trees, envs, log_dir, accounts, per_test=per_test)
+        envs = {
+            side: prepare.side_env(
+                config, side, trees[side], shas[side], accounts[side], log_dir, progress
+            )
+            for side in SIDES
+        }
+        prepare.check_own_code(config, trees, envs, progress, accounts)
+        per_test = evidence.wants_pytest_breakdown(config)
+        targets = prepare.targets(config, trees, envs, log_dir, accounts, per_test=per_test)
         settled = settled_at_looks(plan, shas)
 
         def measure_pairs() -> tuple[tuple[Sample, ...], tuple[Sample, ...]]:
@@ -346,14 +321,16 @@ def _measure(
                 "note: pytest could not import perfgate's plugin (does the command set "
                 "PYTHONPATH?); measuring again without loading it"
             )
-            targets = _targets(config, trees, envs, log_dir, accounts, per_test=True, loader=False)
+            targets = prepare.targets(
+                config, trees, envs, log_dir, accounts, per_test=True, loader=False
+            )
             base_samples, head_samples = measure_pairs()
-            notes.append(PLUGIN_NOT_LOADED)
+            notes.append(evidence.PLUGIN_NOT_LOADED)
         progress.done()
         samples = {"base": base_samples, "head": head_samples}
-        evidence = _evidence(config, targets, samples, alpha, progress, notes)
+        breakdown = evidence.collect(config, targets, samples, alpha, progress, notes)
         test_runs = _test_runs(targets["head"], len(head_samples)) if per_test else []
-    return samples, evidence, test_runs
+    return samples, breakdown, test_runs
 
 
 def settled_at_looks(
@@ -371,210 +348,6 @@ def settled_at_looks(
         return stats.judge(base_side, Side("head", shas["head"], tuple(head)), plan).settled
 
     return settled
-
-
-#: Why a pytest benchmark has no per-test data when pytest could not import the plugin.
-PLUGIN_NOT_LOADED = (
-    "no per-test data: pytest could not import perfgate's plugin (the command sets "
-    "PYTHONPATH, which carries it; append to it instead, PYTHONPATH=src:$PYTHONPATH, or "
-    "install perfgate where the tests run)"
-)
-
-
-def _targets(
-    config: Config,
-    trees: Mapping[str, Path],
-    envs: Mapping[str, Mapping[str, str]],
-    log_dir: Path,
-    accounts: Mapping[str, contain.Account | None],
-    *,
-    per_test: bool,
-    loader: bool = True,
-) -> dict[str, schedule.Target]:
-    """What each side runs; with `per_test`, each run is given a file for its per-test
-    data, and with `loader` the plugin is put where any pytest can import it."""
-    targets = {}
-    for side in SIDES:
-        env = dict(envs[side])
-        if per_test and loader:
-            env = pytest_documents.plugin_loader_env(log_dir / "pytest-plugin", env)
-        targets[side] = schedule.Target(
-            side=side,
-            argv=config.command,
-            cwd=trees[side] / config.working_directory,
-            env=env,
-            timeout_s=config.timeout_s,
-            log_dir=log_dir,
-            run_file_env=pytest_documents.ENV_VAR if per_test else None,
-            account=accounts[side],
-        )
-    return targets
-
-
-def _prepare(
-    config: Config,
-    side: str,
-    tree: Path,
-    sha: str,
-    account: contain.Account | None,
-    log_dir: Path,
-    progress: Progress,
-) -> dict[str, str]:
-    """One side's environment: its venv and setup, or its own code first on PYTHONPATH.
-
-    With an `account` (the image's bench user of this side), the worktree becomes
-    that user's and everything of the side's own code runs as that user.
-    """
-    progress.step(f"preparing {side} in {tree}")
-    contain.hand_over(tree, account)
-    env = workspace.prepare_side(
-        side,
-        tree,
-        setup=config.setup,
-        venv=bool(config.venv),
-        env=workspace.benchmark_env(os.environ, account),
-        log_path=log_dir / f"setup-{side}.log",
-        timeout_s=config.setup_timeout_s,
-        account=account,
-    )
-    cwd = tree / config.working_directory
-    if not cwd.is_dir():
-        raise ConfigError(
-            f"working-directory: {config.working_directory!r} does not exist "
-            f"in the {side} commit ({sha[:12]})"
-        )
-    check_command_exists(config.command, cwd, env)
-    if config.setup is None:
-        env = sources.source_first_env(env, sources.find_layout(cwd, tree))
-    return env
-
-
-def check_own_code(
-    config: Config,
-    trees: Mapping[str, Path],
-    envs: Mapping[str, Mapping[str, str]],
-    progress: Progress,
-    accounts: Mapping[str, contain.Account | None] | None = None,
-) -> None:
-    """Stop before measuring (exit 2) when a side would import the project from elsewhere."""
-    resolutions = {}
-    own = {}
-    for side in SIDES:
-        cwd = trees[side] / config.working_directory
-        layout = sources.find_layout(cwd, trees[side])
-        python = sources.benchmark_python(config.command, envs[side])
-        if layout is None or python is None:
-            return
-        account = (accounts or {}).get(side)
-        resolutions[side] = sources.resolve(python, layout.packages, cwd, envs[side], account)
-        venv = envs[side].get("VIRTUAL_ENV") if config.venv else None
-        own[side] = [trees[side], *([Path(venv)] if venv else [])]
-    sources.check_own_code(resolutions, own, setup=config.setup, command=config.command_text)
-    names = ", ".join(n for n, where in resolutions["head"].found.items() if where)
-    if names:
-        progress.step(f"each side imports {names} from its own checkout")
-
-
-def wants_pytest_breakdown(config: Config) -> bool:
-    """Per-test evidence when asked for, or by default when the benchmark is pytest."""
-    if config.shard is not None:  # per-test evidence is not merged across shards
-        return False
-    if config.breakdown == "pytest":
-        return True
-    return config.breakdown in (None, "auto") and "pytest" in config.command_text
-
-
-def _evidence(
-    config: Config,
-    targets: Mapping[str, schedule.Target],
-    samples: Mapping[str, Sequence[Sample]],
-    alpha: float,
-    progress: Progress,
-    notes: Sequence[str] = (),
-) -> dict | None:
-    """Which tests and which imports moved: the `breakdown` key of the results."""
-    tests = imports = None
-    notes = list(notes)  # PLUGIN_NOT_LOADED: kept only when that left no per-test data
-    if targets["base"].run_file_env:
-        try:
-            documents = {
-                side: pytest_documents.collect_pytest_breakdown(
-                    targets[side].run_files(len(samples[side]))
-                )
-                for side in SIDES
-            }
-            if documents["base"] and documents["head"]:
-                tests = test_changes.compare_breakdowns(
-                    documents["base"], documents["head"], config.time_threshold,
-                    config.memory_threshold, alpha=alpha,
-                ).tests  # fmt: skip
-                notes = [n for n in notes if n != PLUGIN_NOT_LOADED]
-        except Exception as problem:  # the run wrote these files: hostile input, never a crash
-            documents = {}
-            notes.append(f"per-test data left out: the run's files are unusable ({problem})"[:300])
-        if (
-            documents
-            and not (documents["base"] and documents["head"])
-            and (PLUGIN_NOT_LOADED not in notes)
-        ):
-            notes.append(
-                "no per-test data: the pytest plugin did not run (is the benchmark pytest? "
-                "a command that sets PYTEST_PLUGINS or PYTHONPATH, or a Python started with "
-                "-I or -E, drops the variables that load it; installing perfgate where the "
-                "tests run also loads it)"
-            )
-    if config.imports and config.shard is None:
-        progress.step(f"measuring the import of {', '.join(config.imports)} on each side")
-        try:
-            profiles = {
-                side: import_trace.measure_imports(
-                    _python_of(targets[side].env),
-                    config.imports,
-                    targets[side].cwd,
-                    targets[side].env,
-                    runs=5,
-                    timeout_s=config.timeout_s,
-                    account=targets[side].account,
-                )  # fmt: skip
-                for side in SIDES
-            }
-            imports = import_changes.compare_imports(
-                profiles["base"], profiles["head"], config.time_threshold
-            )
-        except PerfgateError:
-            raise
-        except Exception as problem:  # what the import printed is hostile input too
-            notes.append(f"import data left out: the probe's output is unusable ({problem})"[:300])
-    if tests is None and imports is None and not notes:
-        return None
-    return test_changes.Breakdown(tests=tests, imports=imports, notes=tuple(notes)).to_json()
-
-
-def _python_of(env: Mapping[str, str]) -> str:
-    """The interpreter the benchmark would get for `python`: its venv's, else perfgate's."""
-    return shutil.which("python", path=env.get("PATH")) or sys.executable
-
-
-def check_command_exists(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:
-    """Refuse a benchmark whose program cannot be found, before the first run.
-
-    A shell command is asked of the shell itself (`command -v`), which knows
-    builtins, functions and PATH exactly as the run will see them.
-    """
-    program = sources.first_program(argv)
-    if program is None:
-        return
-    probe = subprocess.run(
-        ["sh", "-c", 'command -v -- "$1" >/dev/null 2>&1', "sh", program],
-        cwd=cwd,
-        env=dict(env),
-        capture_output=True,
-    )
-    if probe.returncode != 0:
-        raise ConfigError(
-            f"command: {program!r} cannot be found (PATH or {cwd.name}/); "
-            "expected a program the benchmark can run, installed by `setup` if need be"
-        )
 
 
 def _results(
