@@ -23,9 +23,11 @@ from dataclasses import dataclass
 
 from ..config import TEST_TIME, Budget, parse_budgets
 from ..results import BudgetCheck, Results, Side
+from .sequential import ALPHA
 
-#: One-sided error of each end of the interval (see the module's docstring).
-LEVEL = 0.01
+#: One-sided error of each end of the interval: the gate's level per metric (see the
+#: module's docstring), so that a budget is judged with the care of a change.
+LEVEL = ALPHA
 OVER, NEAR, MET, NOT_MEASURED = "over", "near", "met", "not measured"
 
 
