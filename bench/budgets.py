@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import corpus  # noqa: E402
 from error_rates import DESIGNS, replay, sides  # noqa: E402
 
-from perfgate import budgets  # noqa: E402
+from perfgate.compare import budgets  # noqa: E402
 from perfgate.config import Budget  # noqa: E402
 
 #: Budget limits as a share of the true median: 0.8 means the median is 25% over it.

@@ -41,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import corpus  # noqa: E402
 
-from perfgate import stats, stratified  # noqa: E402
+from perfgate.compare import sequential, stats, stratified  # noqa: E402
 from perfgate.results import Sample, Side  # noqa: E402
 
 THRESHOLD = 0.05
@@ -67,7 +67,7 @@ def side(values: Sequence[float], offset: int) -> Side:
 
 def verdict(base: Sequence[float], head: Sequence[float], blocks: Sequence[int] | None) -> str:
     """Wall time judged at one fixed look over all the runs, stratified by `blocks` if given."""
-    look = stats.Plan.fixed({"wall_time": THRESHOLD}, len(base)).look(len(base))
+    look = sequential.Plan.fixed({"wall_time": THRESHOLD}, len(base)).look(len(base))
     test = stratified.blocked_test(blocks, blocks) if blocks else None
     return stats.compare_metric(
         side(base, 0), side(head, 1), "wall_time", THRESHOLD, look, test=test
