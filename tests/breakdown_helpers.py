@@ -70,3 +70,88 @@ def leaky_suite(leak: bool) -> dict[str, str]:
         f"def test_{i:02d}({'pool' if 5 <= i <= 12 else ''}):\n    assert True\n" for i in range(20)
     ]
     return {"conftest.py": conftest, "test_pool.py": "\n".join(tests)}
+
+
+#: A package whose module holds 8 MB at import: loaded twice, it costs 8 MB more.
+UTIL_BYTES = 8_000_000
+
+
+def story_suite(planted: bool) -> dict[str, str]:
+    """Three of the seed's problems, each in its own test file; `planted`: head's version.
+
+    Head's conftest puts `src/calc` on sys.path (so `util` and `calc.util` are one
+    file loaded twice), its `pool` fixture starts 4 worker threads and a socket
+    listening on 127.0.0.1 and never stops them, and each test of test_loops.py
+    creates an event loop it never closes (kept, as a loop cache would).  Base
+    does the same work and cleans up.
+    """
+    conftest = f"""\
+import pathlib
+import socket
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+PLANTED = {planted}
+if PLANTED:
+    sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "src" / "calc"))
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "src"))
+_kept = []
+
+
+@pytest.fixture
+def pool():
+    executor = ThreadPoolExecutor(4)
+    barrier = threading.Barrier(4)  # four tasks that wait for each other need four threads
+    assert len(list(executor.map(lambda _: barrier.wait(), range(4)))) == 4
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    yield executor
+    if PLANTED:
+        _kept.append((executor, server))
+    else:
+        executor.shutdown()
+        server.close()
+"""
+    loops = f"""\
+import asyncio
+
+_loops = []
+
+
+async def answer():
+    return 42
+
+
+def run_once():
+    loop = asyncio.new_event_loop()
+    assert loop.run_until_complete(answer()) == 42
+    if {planted}:
+        _loops.append(loop)
+    else:
+        loop.close()
+
+
+def test_loop_a():
+    run_once()
+
+
+def test_loop_b():
+    run_once()
+"""
+    uses_util = "import util\n\n" if planted else ""
+    return {
+        "src/calc/__init__.py": "",
+        "src/calc/util.py": f"TABLE = bytearray({UTIL_BYTES})\n",
+        "tests/conftest.py": conftest,
+        "tests/test_pool.py": "def test_connect(pool):\n    assert pool is not None\n",
+        "tests/test_loops.py": loops,
+        "tests/test_util.py": (
+            "import calc.util\n" + uses_util + "\n\ndef test_table():\n"
+            "    assert len(calc.util.TABLE) == " + str(UTIL_BYTES) + "\n"
+        ),
+        "tests/test_clean.py": "def test_nothing_left():\n    assert True\n",
+    }

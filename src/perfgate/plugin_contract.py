@@ -13,5 +13,9 @@ ENV_VAR = "PERFGATE_PYTEST_JSON"
 #: How the plugin measures memory per test: ``auto``, ``ru_maxrss`` or ``none``.
 MEMORY_ENV_VAR = "PERFGATE_PYTEST_MEMORY"
 
+#: Whether the plugin records what each test leaves behind (threads, processes, descriptors,
+#: sockets, event loops): ``auto`` (where /proc allows) or ``none``.
+RESOURCES_ENV_VAR = "PERFGATE_PYTEST_RESOURCES"
+
 #: The document's format name; readers refuse any other.
 SCHEMA = "perfgate-pytest/1"

@@ -32,14 +32,17 @@ import contextlib
 import json
 import os
 import platform
+import socket
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .plugin_contract import ENV_VAR, MEMORY_ENV_VAR, SCHEMA
+from .module_copies import duplicated_modules
+from .plugin_contract import ENV_VAR, MEMORY_ENV_VAR, RESOURCES_ENV_VAR, SCHEMA
 
 # MEMORY_ENV_VAR: "auto" (default: vmhwm where it works), "ru_maxrss" (never reset the
 # process's peak, e.g. when its ru_maxrss seen from outside must stay whole) or "none".
@@ -149,6 +152,148 @@ def open_memory_probe(method: str = "auto") -> ProcMemory | MaxRssMemory | None:
         return None
 
 
+# --- What a test leaves behind ----------------------------------------------------------------
+
+#: The most new file descriptors looked at after one test (each costs a readlink).
+MAX_NEW_FDS = 64
+
+
+class ResourceProbe:
+    """Linux: threads, child processes and open file descriptors, cheaply, after each test.
+
+    Each test pays for three counts: ``threading.active_count()``, one
+    ``pread`` of the main thread's ``children`` file and one ``fstat`` of
+    ``/proc/self/fd`` (whose size is the number of open descriptors since
+    Linux 6.2; older kernels: a listing).  Only when a count changed does the
+    probe look closer (which threads, which descriptors and of what kind), so
+    a suite that leaves nothing behind pays a few microseconds a test.
+    What a test left is what is alive after its teardown and was not before
+    its setup; a resource that a later test closes is charged to the test
+    that opened it, and the cheap counts miss a test that closes one thing
+    and opens another of the same kind.
+
+    Event loops are counted without the garbage collector: an unclosed
+    selector event loop (asyncio's default on Linux, uvloop too) holds an
+    epoll descriptor and a socket pair, its self-pipe.  Every new epoll
+    descriptor is a loop (any selector left open looks the same), and two
+    Unix sockets per loop are its own, not counted again as sockets.
+    """
+
+    method = "proc"
+
+    def __init__(self) -> None:
+        self._fd_dir = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            # The thread that runs the tests: pytest's main thread.
+            native = threading.get_native_id()
+            self._children = os.open(f"/proc/self/task/{native}/children", os.O_RDONLY)
+        except OSError:
+            self.close()
+            raise
+        self._sized = os.fstat(self._fd_dir).st_size > 0
+        self._threads = self._thread_ids()
+        self._pids = self._read_children()
+        self._fds = self._fd_count()
+        self._fd_names = self._fd_listing()
+
+    def _thread_ids(self) -> set[int]:
+        return {t.ident for t in threading.enumerate() if t.ident is not None}
+
+    def _read_children(self) -> bytes:
+        return os.pread(self._children, 65536, 0)
+
+    def _fd_count(self) -> int:
+        if self._sized:
+            return os.fstat(self._fd_dir).st_size
+        return len(os.listdir(self._fd_dir))
+
+    def _fd_listing(self) -> set[str]:
+        names = set(os.listdir(self._fd_dir))
+        return {n for n in names if os.path.lexists(f"/proc/self/fd/{n}")}
+
+    def refresh(self) -> None:
+        """Take the current state as the next test's "before" (after collection, say)."""
+        self._threads = self._thread_ids()
+        self._pids = self._read_children()
+        self._fds = self._fd_count()
+        self._fd_names = self._fd_listing()
+
+    def left_behind(self) -> dict[str, int] | None:
+        """What is alive now and was not at the last look; None when nothing is."""
+        left: dict[str, int] = {}
+        if threading.active_count() != len(self._threads):
+            now = self._thread_ids()
+            left["threads"] = len(now - self._threads)
+            self._threads = now
+        pids = self._read_children()
+        if pids != self._pids:
+            left["processes"] = len(set(pids.split()) - set(self._pids.split()))
+            self._pids = pids
+        fds = self._fd_count()
+        if fds != self._fds:
+            self._fds = fds
+            names = self._fd_listing()
+            left.update(_fd_kinds(sorted(names - self._fd_names, key=int)[:MAX_NEW_FDS]))
+            self._fd_names = names
+        left = {kind: count for kind, count in left.items() if count > 0}
+        return left or None
+
+    def close(self) -> None:
+        for name in ("_fd_dir", "_children"):
+            if hasattr(self, name):
+                with contextlib.suppress(OSError):
+                    os.close(getattr(self, name))
+
+
+def _fd_kinds(fds: list[str]) -> dict[str, int]:
+    """New descriptors by kind: event loops (epoll), sockets (a loop's self-pipe left out),
+    and the rest (files, pipes) as fds."""
+    loops = unix = sockets = other = 0
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed since the listing
+            continue
+        if target == "anon_inode:[eventpoll]":
+            loops += 1
+        elif target.startswith("socket:"):
+            if _socket_family(int(fd)) == socket.AF_UNIX:
+                unix += 1
+            else:
+                sockets += 1
+        else:
+            other += 1
+    sockets += max(0, unix - 2 * loops)
+    return {"event_loops": loops, "sockets": sockets, "fds": other}
+
+
+def _socket_family(fd: int) -> int | None:
+    """The socket's address family, read from a duplicate (the test's socket is untouched)."""
+    try:
+        duplicate = os.dup(fd)
+    except OSError:
+        return None
+    try:
+        probe = socket.socket(fileno=duplicate)
+    except OSError:
+        os.close(duplicate)
+        return None
+    try:
+        return probe.family
+    finally:
+        probe.close()
+
+
+def open_resource_probe(method: str = "auto") -> ResourceProbe | None:
+    """The probe of what tests leave behind, or None (not Linux, /proc locked down, or off)."""
+    if method == "none":
+        return None
+    try:
+        return ResourceProbe()
+    except (OSError, ValueError):
+        return None
+
+
 # --- The recorder ----------------------------------------------------------------------------
 
 
@@ -174,9 +319,13 @@ def next_outcome(current: str, when: str, outcome: str, xfail: bool) -> str:
 class Recorder:
     """Collects one record per test and writes the document at the end of the session."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, root: Path | None = None) -> None:
         self.path = path
+        self.root = root or Path.cwd()
         self.memory = open_memory_probe(os.environ.get(MEMORY_ENV_VAR, "auto").strip().lower())
+        self.resources = open_resource_probe(
+            os.environ.get(RESOURCES_ENV_VAR, "auto").strip().lower()
+        )
         self.tests: list[dict[str, Any]] = []
         self.session_start = time.perf_counter()
         self.start_rss = self.memory.rss() if self.memory else None
@@ -195,6 +344,11 @@ class Recorder:
         if self.memory is not None:
             with contextlib.suppress(OSError):
                 self.memory.peak_and_rss()  # collection's peak, before the tests reset it
+        if self.resources is not None:
+            try:  # what collection started (an import's thread) is no test's doing
+                self.resources.refresh()
+            except OSError:
+                self.resources = None
 
     # One test ---------------------------------------------------------------------------------
 
@@ -242,6 +396,14 @@ class Recorder:
                 record["peak_rss_bytes"], record["rss_after_bytes"] = self.memory.peak_and_rss()
             except OSError:
                 self.memory = None
+        if self.resources is not None:
+            try:
+                left = self.resources.left_behind()
+            except (OSError, ValueError):
+                self.resources = None
+            else:
+                if left:
+                    record["left"] = left
         self.tests.append(record)
         self._current = None
 
@@ -259,6 +421,7 @@ class Recorder:
             "pytest": pytest.__version__,
             "platform": sys.platform,
             "memory_method": self.memory.method if self.memory else "none",
+            "resources_method": self.resources.method if self.resources else "none",
             "session": {
                 "start_rss_bytes": self.start_rss,
                 "peak_rss_bytes": peak,
@@ -268,7 +431,15 @@ class Recorder:
                 "exit_status": int(exit_status),
             },
             "tests": self.tests,
+            "duplicates": self.duplicates(),
         }
+
+    def duplicates(self) -> dict[str, Any] | None:
+        """Module files loaded twice under two names by the end of the session."""
+        try:
+            return duplicated_modules(sys.modules, str(self.root))
+        except Exception:  # noqa: BLE001 - the record of the tests matters more
+            return None
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -278,6 +449,8 @@ class Recorder:
             sys.stderr.write(f"perfgate: could not write {self.path}: {exc}\n")
         if self.memory is not None:
             self.memory.close()
+        if self.resources is not None:
+            self.resources.close()
 
 
 def write_document(path: Path, document: dict[str, Any]) -> None:
@@ -328,4 +501,4 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"--perfgate-json / ${ENV_VAR}: cannot write {path}: {exc}"
         ) from exc
-    config.pluginmanager.register(Recorder(path), "perfgate-recorder")
+    config.pluginmanager.register(Recorder(path, config.rootpath), "perfgate-recorder")

@@ -1,0 +1,110 @@
+"""A module file loaded twice under two names, found in ``sys.modules``: standard library only.
+
+``sys.path.insert(0, "src/mypkg")`` in a conftest, or a rootdir import next
+to an installed package, makes ``mypkg.util`` and ``util`` two module objects
+executed from one file: every module-level object (tables, caches, compiled
+regexes, class hierarchies) is built twice, and ``isinstance`` checks across
+the two copies fail.  The per-test plugin looks at the end of the session,
+the import probe after the import; both run this same code (the probe embeds
+this file's text in the script it runs in the side's own interpreter, so it
+must not import anything from perfgate).
+
+What a second copy costs in memory is estimated, never measured by running
+anything again: the shallow size (``sys.getsizeof``) of each module-level
+object of the copies after the first, skipping modules.  It is a lower bound
+(a dict's entries, a list's items are not followed), and exact for the common
+big case, a ``bytes``/``bytearray``/``array`` buffer built at import.
+
+Every string here comes from the measured code (module names, file paths):
+counts and lengths are capped, and the reports escape what they show.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+
+#: The most files reported (the costliest); the count of all is kept beside them.
+MAX_FILES = 20
+#: The most names kept per file.
+MAX_NAMES = 5
+#: The longest module name or path kept (a path keeps its end, the file's name).
+MAX_CHARS = 300
+#: The most module-level objects sized per copy: a module with a million globals stays cheap.
+MAX_VALUES = 10_000
+#: The most modules looked at: sys.modules of a hostile run could be enormous.
+MAX_MODULES = 50_000
+
+
+def _cut(text: str, keep_end: bool = False) -> str:
+    if len(text) <= MAX_CHARS:
+        return text
+    return "…" + text[-(MAX_CHARS - 1) :] if keep_end else text[: MAX_CHARS - 1] + "…"
+
+
+def shallow_bytes(module: types.ModuleType) -> int:
+    """The summed ``sys.getsizeof`` of a module's globals (other modules left out)."""
+    try:
+        values = list(vars(module).values())[:MAX_VALUES]
+    except Exception:  # noqa: BLE001 - a module's namespace is the measured code's
+        return 0
+    total = 0
+    for value in values:
+        if isinstance(value, types.ModuleType):
+            continue
+        try:
+            size = sys.getsizeof(value)
+        except Exception:  # noqa: BLE001 - __sizeof__ is the measured code's too
+            continue
+        if isinstance(size, int) and 0 < size < 2**48:
+            total += size
+    return total
+
+
+def shown_path(path: str, root: str) -> str:
+    """`path` relative to `root` when inside it (base and head checkouts then agree)."""
+    try:
+        relative = os.path.relpath(path, root)
+    except ValueError:
+        relative = path
+    if relative.startswith(os.pardir):
+        relative = path
+    return _cut(relative.replace(os.sep, "/"), keep_end=True)
+
+
+def _copies_by_file(modules: dict) -> dict[str, list[tuple[str, types.ModuleType]]]:
+    """Each real file's distinct module objects, with the first name each is known by."""
+    by_file: dict[str, dict[int, tuple[str, types.ModuleType]]] = {}
+    for index, (name, module) in enumerate(list(modules.items())):
+        if index >= MAX_MODULES:
+            break
+        try:
+            file = module.__dict__.get("__file__")
+        except Exception:  # noqa: BLE001 - anything can sit in sys.modules
+            continue
+        if not isinstance(file, str) or not isinstance(name, str):
+            continue
+        copies = by_file.setdefault(os.path.realpath(file), {})
+        copies.setdefault(id(module), (name, module))  # an alias (os.path) is one object
+    return {file: list(c.values()) for file, c in by_file.items() if len(c) > 1}
+
+
+def duplicated_modules(modules: dict, root: str) -> dict:
+    """Files loaded as two module objects or more: names and the extra copies' cost.
+
+    ``{"count": N, "files": [{"file", "names", "extra_bytes"}, ...]}``, the
+    costliest first, at most MAX_FILES; names in load order (the first is
+    the copy the others duplicate).
+    """
+    found = []
+    for file, copies in _copies_by_file(modules).items():
+        found.append(
+            {
+                "file": shown_path(file, root),
+                "names": [_cut(name) for name, _ in copies[:MAX_NAMES]],
+                "extra_bytes": sum(shallow_bytes(module) for _, module in copies[1:]),
+            }
+        )
+    found.sort(key=lambda d: (-d["extra_bytes"], d["file"]))
+    return {"count": len(found), "files": found[:MAX_FILES]}
