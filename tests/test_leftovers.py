@@ -4,11 +4,14 @@ suites, and the rule that names a test (made-up runs, checked against scipy)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 from breakdown_helpers import UTIL_BYTES, run_pytest, story_suite, write_files
+from git_helpers import make_repo
 from scipy.stats import fisher_exact
 
 from perfgate.compare.leftovers import (
@@ -150,3 +153,69 @@ def test_hostile_names_are_bounded_and_shown_as_text() -> None:
     assert text.count(shown) == 3  # the file, its first name, the test
     assert "\n# heading" not in text and text.count("<img") == 3
     assert all(len(line) < 1000 for line in text.splitlines())
+
+
+# --- Gated base against head: one gate run, its findings checked one by one --------------------
+
+
+@pytest.fixture(scope="module")
+def gated(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`perfgate gate` of the story suite: base cleans up, head plants three problems."""
+    root = tmp_path_factory.mktemp("story")
+    repo = make_repo(root / "repo", story_suite(False), "base: cleans up")
+    repo.git("branch", "base")
+    repo.commit(story_suite(True), "head: sys.path.insert, a pool never stopped, open loops")
+    out, report = root / "results.json", root / "report.md"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "perfgate", "gate", "--repo", str(repo.path), "--base", "base",
+            "--runs", "6", "--max-runs", "6", "--warmup", "0", "--json", str(out),
+            "--markdown", str(report), "--", sys.executable, "-m", "pytest", "-q",
+            "-p", "no:cacheprovider",
+        ],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    tests = json.loads(out.read_text())["breakdown"]["tests"]
+    return {"tests": tests, "console": result.stdout, "comment": report.read_text()}
+
+
+def test_gate_names_the_module_that_sys_path_insert_loads_twice(gated: dict) -> None:
+    [twice] = gated["tests"]["duplicates"]
+    assert (twice["file"], twice["names"], twice["new"]) == (
+        "src/calc/util.py", ["calc.util", "util"], True
+    )  # fmt: skip
+    assert (twice["head_runs"], twice["base_runs"]) == (6, 0)
+    assert UTIL_BYTES <= twice["extra_bytes"] < UTIL_BYTES + 10_000
+    sentence = (
+        "`src/calc/util.py` is loaded twice, as `calc.util` and `util`: +8.0 MB of module-level "
+        "objects in the extra copies; new on head (base loads it once)"
+    )
+    assert sentence in gated["comment"]
+    headline = gated["comment"].splitlines()[0]
+    assert "`util` loaded twice" in headline
+    assert (
+        "loaded twice: src/calc/util.py is loaded twice, as calc.util and util"
+        in (gated["console"])
+    )
+
+
+def test_gate_names_the_fixture_that_leaves_a_pool_and_a_socket_open(gated: dict) -> None:
+    left = {t["nodeid"]: t for t in gated["tests"]["left_behind"]}
+    pool = left["tests/test_pool.py::test_connect"]
+    assert pool["kinds"] == {"threads": 4, "sockets": 1}
+    assert (pool["head_runs"], pool["head_of"], pool["base_runs"]) == (6, 6, 0)
+    sentence = "leaves 4 threads and 1 socket open after its teardown (6 of 6 runs); base left none"
+    assert f"`tests/test_pool.py::test_connect` {sentence}" in gated["comment"]
+    assert f"left behind: tests/test_pool.py::test_connect {sentence}" in gated["console"]
+
+
+def test_gate_names_each_test_that_leaves_its_event_loop_open(gated: dict) -> None:
+    left = {t["nodeid"]: t["kinds"] for t in gated["tests"]["left_behind"]}
+    assert left == {
+        "tests/test_pool.py::test_connect": {"threads": 4, "sockets": 1},
+        "tests/test_loops.py::test_loop_a": {"event_loops": 1},
+        "tests/test_loops.py::test_loop_b": {"event_loops": 1},
+    }  # and neither test_util.py nor test_clean.py, which leave nothing
+    assert "`tests/test_loops.py::test_loop_a` leaves 1 event loop open" in gated["comment"]
+    assert "3 tests leave resources behind" in gated["comment"].splitlines()[0]

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..measure.pytest_documents import aggregate, test_order, test_seconds
-from . import ranks, sequential, stats
+from . import leftovers, ranks, sequential, stats
 from .imports import ImportComparison
 from .leaks import LEAK_THRESHOLD_BYTES, Leak, find_leaks
+from .leftovers import DuplicateModule, LeftBehind
 
 BREAKDOWN_SCHEMA = "perfgate-breakdown/1"
 MIN_TIME_S = 0.005
@@ -104,12 +105,19 @@ class TestsComparison:
     #: Files, classes and parametrized functions whose tests, summed, got slower.
     group_regressions: tuple[GroupChange, ...] = ()
     groups_tested: int = 0  # groups in the same Holm family as the tests
+    #: Tests that newly leave threads, processes, sockets, loops or descriptors behind.
+    left_behind: tuple[LeftBehind, ...] = ()
+    left_tested: int = 0  # (test, kind) pairs in their Holm family
+    #: Module files head loads under two names or more (new ones first).
+    duplicates: tuple[DuplicateModule, ...] = ()
 
     @property
     def culprits(self) -> tuple[str, ...]:
-        """Every test named as slower, hungrier or leaking, once, in that order."""
+        """Every test named as slower, hungrier, leaking or leaving resources, once, in that
+        order."""
         names = [c.nodeid for c in self.time_regressions + self.memory_regressions]
         names += [leak.first_test for leak in self.leaks]
+        names += [item.nodeid for item in self.left_behind]
         return tuple(dict.fromkeys(names))
 
 
@@ -372,6 +380,9 @@ def compare_breakdowns(
             f"enough to matter, after correcting for testing them all; use at least "
             f"{runs_needed(family, alpha)} runs"
         )
+    left_behind, left_tested = (), 0
+    if leftovers.records_resources(base_docs) and leftovers.records_resources(head_docs):
+        left_behind, left_tested = leftovers.find_left_behind(base_docs, head_docs, alpha)
     tests = TestsComparison(
         base_runs=len(base_docs),
         head_runs=len(head_docs),
@@ -394,6 +405,11 @@ def compare_breakdowns(
         group_regressions=_most_specific(slower_groups, _selected(time_changes, "regression")),
         groups_tested=len(group_family),
         memory_tested=len(memory_family),
+        left_behind=left_behind,
+        left_tested=left_tested,
+        duplicates=leftovers.compare_duplicates(
+            leftovers.duplicate_lists(base_docs), leftovers.duplicate_lists(head_docs)
+        ),
     )
     return Breakdown(tests=tests)
 
@@ -437,7 +453,7 @@ def _tests_to_json(tests: TestsComparison) -> dict[str, Any]:
         k: getattr(tests, k)
         for k in ("base_runs", "head_runs", "compared", "time_tested", "memory_tested",
                   "time_threshold", "memory_threshold", "min_time_s", "min_memory_bytes",
-                  "memory_method", "groups_tested")
+                  "memory_method", "groups_tested", "left_tested")
     }  # fmt: skip
     data["collection"] = _change_to_json(tests.collection) if tests.collection else None
     for key in _CHANGE_LISTS:
@@ -458,6 +474,8 @@ def _tests_to_json(tests: TestsComparison) -> dict[str, Any]:
         {"kind": g.kind, "tests": g.tests, **_change_to_json(g.change)}
         for g in tests.group_regressions
     ]
+    data["left_behind"] = [leftovers.left_to_json(item) for item in tests.left_behind]
+    data["duplicates"] = [leftovers.duplicate_to_json(item) for item in tests.duplicates]
     return data
 
 
@@ -493,4 +511,7 @@ def _tests_from_json(data: Mapping[str, Any]) -> TestsComparison:
             for g in data.get("group_regressions", [])
         ),
         groups_tested=data.get("groups_tested", 0),
+        left_behind=tuple(leftovers.left_from_json(d) for d in data.get("left_behind", [])),
+        left_tested=data.get("left_tested", 0),
+        duplicates=tuple(leftovers.duplicate_from_json(d) for d in data.get("duplicates", [])),
     )

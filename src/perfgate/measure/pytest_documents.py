@@ -33,6 +33,7 @@ _LOADER_FILES = {
     "__init__.py": "_plugin_loader.py",
     "plugin_contract.py": "plugin_contract.py",
     "pytest_plugin.py": "pytest_plugin.py",
+    "module_copies.py": "module_copies.py",
 }
 
 

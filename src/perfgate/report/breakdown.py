@@ -10,6 +10,7 @@ from typing import Any
 
 from ..compare.tests import Breakdown, GroupChange, TestChange, TestsComparison
 from . import format as fmt
+from . import leftovers
 from .imports import describe_new_heavy, relative, relative_interval, render_imports_markdown
 
 TOP = 10
@@ -106,6 +107,7 @@ def _tests_section(tests: TestsComparison, top: int) -> str:
             f"{fmt.delta('peak_memory', 0, leak.growth_bytes)} by the end of the suite{base}, "
             f"growing after {len(leak.growing_tests)} tests: {_names(leak.growing_tests, top)}"
         )
+    parts += leftovers.markdown_parts(tests.left_behind, tests.duplicates, top)
     collection = tests.collection
     if collection is not None and collection.verdict in ("regression", "improvement"):
         red = "🔴 " if collection.verdict == "regression" else ""
@@ -129,9 +131,12 @@ def _tests_section(tests: TestsComparison, top: int) -> str:
         parts.append(f"**Tests removed** ({len(tests.removed)}): {_names(tests.removed, top)}")
     if not (
         tests.time_regressions or tests.group_regressions or tests.memory_regressions
-        or tests.leaks
+        or tests.leaks or tests.left_behind
     ):  # fmt: skip
-        parts.append(f"No test is singled out as slower, hungrier or leaking ({how}).")
+        parts.append(
+            f"No test is singled out as slower, hungrier, leaking or leaving resources behind "
+            f"({how})."
+        )
     parts.extend(note_line(note) for note in tests.notes)
     return "\n\n".join(parts)
 
@@ -176,10 +181,12 @@ def culprit_lines(breakdown: Breakdown | Mapping[str, Any], top: int = 3) -> lis
                 f"leak: RSS keeps growing from {quote(leak.first_test)} on: "
                 f"{fmt.delta('peak_memory', 0, leak.growth_bytes)} by the end of the suite"
             )
+        lines += leftovers.console_lines(tests.left_behind, tests.duplicates, top)
         hidden = sum(
             max(0, len(found) - top)
             for found in (tests.time_regressions, tests.group_regressions,
-                          tests.memory_regressions)
+                          tests.memory_regressions, tests.left_behind,
+                          [d for d in tests.duplicates if d.new])
         )  # fmt: skip
         if hidden:
             lines.append(f"…and {hidden} more in the Markdown report (--markdown PATH)")

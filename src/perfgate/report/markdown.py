@@ -172,6 +172,7 @@ def red_findings(results: Results, quote: Callable[..., str] = untrusted) -> lis
     if not results.breakdown:
         return []
     from ..compare.tests import Breakdown, GroupChange
+    from . import leftovers
     from .imports import relative
 
     breakdown = results.breakdown
@@ -201,6 +202,7 @@ def red_findings(results: Results, quote: Callable[..., str] = untrusted) -> lis
         elif items:
             found.append(f"{len(items)} {what.replace('test', 'tests', 1)}")
     found += [f"a leak from {quote(leak.first_test)}" for leak in tests.leaks]
+    found += leftovers.red_findings(tests.left_behind, tests.duplicates, quote)
     if tests.collection is not None and tests.collection.verdict == "regression":
         found.append(f"collection {percent(tests.collection.change)}")
     return found
@@ -485,6 +487,7 @@ def _named_bytes(breakdown) -> float:  # noqa: ANN001 - a Breakdown
     if tests is not None:
         total += sum(c.difference for c in tests.memory_regressions)
         total += sum(leak.growth_bytes for leak in tests.leaks)
+        total += sum(d.extra_bytes for d in tests.duplicates if d.new)
     return total
 
 
