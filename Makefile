@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo demo-seed test lint bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ install: $(STAMP)
 ## Build a small example repository with a planted regression and gate it.
 demo: $(STAMP)
 	$(BIN)/python examples/demo/run_demo.py
+
+## The seed's five problems, one commit each, each named by the gate.
+demo-seed: $(STAMP)
+	$(BIN)/python examples/seed-story/run.py
 
 ## Run the test suite with coverage (kept above 90%).
 test: $(STAMP)

@@ -43,7 +43,7 @@ def _heavy_import_builder():
 #: The pull request's commits: (files to copy, from which folder, message).
 STORY = (
     (HEAVY / "pr", ["appkit/api.py"], "tidy imports: heavylib at module level in appkit.api"),
-    (HEAVY / "pr", ["tests/conftest.py"], "a connection pool for the report tests"),
+    (HEAVY / "pr", ["tests/conftest.py", "tests/test_api.py"], "a pool for the report tests"),
     (HERE / "pr", ["tests/test_service.py"], "service fixture: the real service, no teardown"),
     (HERE / "pr", ["tests/test_events.py"], "async tests: keep each test's event loop"),
     (HERE / "pr", ["tests/test_tables.py"], "test_tables.py runs on its own (sys.path.insert)"),
@@ -75,11 +75,9 @@ def build(dest: Path) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dest", type=Path, help="folder for the new repository")
-    args = parser.parse_args(argv)
-    shas = build(args.dest)
-    print(f"built {args.dest}: main {shas['main'][:12]}, pr {shas['pr'][:12]}")
-    print(f"try:  cd {args.dest} && perfgate gate --base main --head pr --breakdown pytest \\")
-    print("        --imports appkit -- python -m pytest -q")
+    shas = build(parser.parse_args(argv).dest)
+    print(f"main {shas['main'][:12]}, pr {shas['pr'][:12]} ({len(STORY)} commits); gate it with")
+    print("  perfgate gate --base main --head pr --imports appkit -- python -m pytest -q")
     return 0
 
 
