@@ -121,3 +121,35 @@ def test_a_package_printing_to_stdout_is_still_measured(tmp_path: Path) -> None:
 def test_missing_interpreter_is_infrastructure_trouble(tmp_path: Path) -> None:
     with pytest.raises(InfrastructureError, match="cannot run"):
         measure_import_once(tmp_path / "no-python", "json", tmp_path, _env())
+
+
+def test_an_import_that_loads_its_own_module_twice_is_named(tmp_path: Path) -> None:
+    """Head's package puts its own folder on sys.path and imports `tables` by its bare
+    name too: one file, two module objects, each with its own 3 MB table."""
+    files = {
+        "shop/__init__.py": "from . import tables\n",
+        "shop/tables.py": f"PRICES = bytearray({3 * MIB})\n",
+    }
+    head_init = (
+        "import os, sys\nsys.path.insert(0, os.path.dirname(__file__))\n"
+        "from . import tables\nimport tables as bare\n"
+    )
+    base = write_files(tmp_path / "base", files)
+    head = write_files(tmp_path / "head", {**files, "shop/__init__.py": head_init})
+    profiles = {
+        side: measure_imports(sys.executable, ["shop"], root, _env(), runs=3)
+        for side, root in (("base", base), ("head", head))
+    }
+    assert all(run.duplicates == () for run in profiles["base"].runs["shop"])
+    [module] = compare_imports(profiles["base"], profiles["head"]).modules
+    [twice] = module.duplicates
+    assert (twice.file, twice.names, twice.new) == (
+        "shop/tables.py",
+        ("shop.tables", "tables"),
+        True,
+    )
+    assert 3 * MIB <= twice.extra_bytes < 3 * MIB + 10_000
+    text = render_breakdown_markdown(
+        Breakdown(imports=compare_imports(profiles["base"], profiles["head"]))
+    )
+    assert "- 🔴 `shop/tables.py` is loaded twice, as `shop.tables` and `tables`" in text

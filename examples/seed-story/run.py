@@ -24,7 +24,9 @@ from build import build
 PROBLEMS: dict[str, tuple[str, Callable[[dict], bool]]] = {
     "sys.path.insert loads a module twice": (
         "is loaded twice",
-        lambda b: any(d["file"] == "appkit/tables.py" and d["new"] for d in b["tests"]["duplicates"]),
+        lambda b: any(
+            d["file"] == "appkit/tables.py" and d["new"] for d in b["tests"]["duplicates"]
+        ),
     ),
     "heavy import at module level": (
         "now imports `heavylib`",

@@ -23,6 +23,12 @@ from typing import Any
 
 from ..measure.import_trace import ImportProfile, ImportRun
 from . import ranks, stats
+from .leftovers import (
+    DuplicateModule,
+    compare_duplicates,
+    duplicate_from_json,
+    duplicate_to_json,
+)
 
 #: A new module counts as heavy when importing it (with everything it pulls
 #: in) takes at least this long on head.
@@ -71,6 +77,8 @@ class ModuleImportChange:
     #: Every new module that no other new module pulled in, costliest first (at most
     #: NEWCOMERS): what accounts for a grown import when no single module is heavy.
     newcomers: tuple[NewHeavyModule, ...] = ()
+    #: Module files the import loads under two names or more on head (compare/leftovers.py).
+    duplicates: tuple[DuplicateModule, ...] = ()
 
     @property
     def added_seconds(self) -> float:
@@ -187,6 +195,7 @@ def compare_module(
         new_modules=len(head_loaded - base_loaded),
         removed_modules=len(base_loaded - head_loaded),
         runs=(len(base), len(head)),
+        duplicates=compare_duplicates([r.duplicates for r in base], [r.duplicates for r in head]),
     )
 
 
@@ -239,6 +248,7 @@ def _change_to_json(change: ModuleImportChange) -> dict[str, Any]:
         "newcomers": [_module_to_json(m) for m in change.newcomers],
         "removed_modules": change.removed_modules,
         "runs": list(change.runs),
+        "duplicates": [duplicate_to_json(d) for d in change.duplicates],
     }
 
 
@@ -260,4 +270,5 @@ def _change_from_json(data: Mapping[str, Any]) -> ModuleImportChange:
         new_modules=int(data.get("new_modules", 0)),
         removed_modules=int(data.get("removed_modules", 0)),
         runs=tuple(data.get("runs", (0, 0))),
+        duplicates=tuple(duplicate_from_json(d) for d in data.get("duplicates", [])),
     )

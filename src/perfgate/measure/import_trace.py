@@ -13,8 +13,9 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .. import contain
+from .. import contain, module_copies
 from ..errors import BenchmarkFailed, InfrastructureError
 
 _MARKER = "perfgate-importtime-start"
@@ -49,11 +50,16 @@ __import__(name)
 elapsed = time.perf_counter() - started
 rss_after = rss()
 loaded = sorted(set(sys.modules) - before)
+duplicates = duplicated_modules(sys.modules, os.getcwd())["files"]
 sys.stdout.flush()
 sys.stdout.write("\\n" + {_RESULT!r} + json.dumps(
-    {{"seconds": elapsed, "rss_before": rss_before, "rss_after": rss_after, "loaded": loaded}}
+    {{"seconds": elapsed, "rss_before": rss_before, "rss_after": rss_after, "loaded": loaded,
+      "duplicates": duplicates}}
 ) + "\\n")
 """
+# The probe finds module files loaded twice with the plugin's own code (module_copies is
+# standard library only): its text goes first in the script.
+_PROBE = Path(module_copies.__file__).read_text(encoding="utf-8") + _PROBE
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,8 @@ class ImportRun:
     rss_after_bytes: int | None
     entries: tuple[ImportEntry, ...]
     loaded: tuple[str, ...]
+    #: Module files loaded twice after the import (module_copies.duplicated_modules' files).
+    duplicates: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def rss_added_bytes(self) -> int | None:
@@ -181,6 +189,7 @@ def measure_import_once(
         rss_after_bytes=data["rss_after"],
         entries=parse_importtime(result.stderr),
         loaded=tuple(data["loaded"]),
+        duplicates=tuple(data.get("duplicates") or ()),
     )
 
 

@@ -163,6 +163,7 @@ def culprit_lines(breakdown: Breakdown | Mapping[str, Any], top: int = 3) -> lis
     if breakdown.imports:
         for module in breakdown.imports.modules:
             lines += [f"import: {s}" for s in describe_new_heavy(module, quote)][:top]
+            lines += leftovers.console_lines((), module.duplicates, top)
     tests = breakdown.tests
     if tests is not None:
         for c in tests.time_regressions[:top]:

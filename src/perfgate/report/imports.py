@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from ..compare.imports import MIN_IMPORT_CHANGE_S, ImportComparison, ModuleImportChange
 from . import format as fmt
+from .leftovers import duplicate_sentence
 
 
 def relative(change: float) -> str:
@@ -85,6 +86,9 @@ def render_imports_markdown(comparison: ImportComparison) -> str:
             f" | {m.base_modules} → {m.head_modules} |"
         )
         sentences.extend(describe_new_heavy(m))
+        sentences.extend(
+            ("🔴 " if d.new else "") + duplicate_sentence(d, fmt.untrusted) for d in m.duplicates
+        )
     text = "**Import time**\n\n" + "\n".join(rows)
     if sentences:
         text += "\n\n" + "\n".join(f"- {s}" for s in sentences)

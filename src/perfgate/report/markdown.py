@@ -186,6 +186,8 @@ def red_findings(results: Results, quote: Callable[..., str] = untrusted) -> lis
             for m in breakdown.imports.modules
             if m.verdict == "regression"
         ]
+        for m in breakdown.imports.modules:
+            found += leftovers.red_findings((), m.duplicates, quote)
     tests = breakdown.tests
     if tests is None:
         return found

@@ -1,7 +1,6 @@
 """The service, started for each test and stopped after it."""
 
 import pytest
-
 from appkit.service import Service
 
 

@@ -2,7 +2,6 @@
 enough"): its workers, its acceptor thread and its listening socket stay for good."""
 
 import pytest
-
 from appkit.service import Service
 
 
