@@ -8,6 +8,7 @@ so that drift of a shared machine hits all alike:
   absent  pytest -p no:perfgate          (the plugin not even loaded)
   off     pytest                         (loaded through its entry point, not asked)
   on      pytest --perfgate-json PATH    (recording every test)
+  lean    as `on`, with PERFGATE_PYTEST_RESOURCES=none (no record of what tests leave)
 
 Prints the median wall time of each (the whole `python -m pytest` process, as
 a CI job sees it), and the added time of `on` and `off` against `absent`:
@@ -18,6 +19,7 @@ median ratio and a 95% Hodges-Lehmann interval (perfgate.compare.stats).  Target
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import statistics
@@ -28,12 +30,16 @@ import time
 from pathlib import Path
 
 from perfgate.compare import ranks
+from perfgate.plugin_contract import RESOURCES_ENV_VAR
 
 MODES = {
     "absent": ("-p", "no:perfgate"),
     "off": (),
     "on": ("--perfgate-json", "{out}"),
+    "lean": ("--perfgate-json", "{out}"),
 }
+#: Environment of each mode, over the bench's own.
+MODE_ENV = {"lean": {RESOURCES_ENV_VAR: "none"}}
 
 
 def write_suite(root: Path, tests: int) -> None:
@@ -67,6 +73,7 @@ def run_once(root: Path, mode: str, out: Path) -> tuple[float, float]:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=root,
+        env={**os.environ, **MODE_ENV.get(mode, {})},
         capture_output=True,
         text=True,
     )
@@ -83,12 +90,17 @@ class _Report:
         self.nodeid, self.when, self.outcome, self.duration = nodeid, when, "passed", 1e-4
 
 
-def hooks_cost_us(calls: int = 20000) -> float:
+def hooks_cost_us(calls: int = 20000, resources: str = "auto") -> float:
     """The recorder's own work per test (its hooks called directly, pluggy's dispatch not
-    included): a figure that the noise of a shared machine does not blur."""
+    included): a figure that the noise of a shared machine does not blur.  `resources`:
+    with the record of what each test leaves behind (auto) or without (none)."""
     from perfgate.pytest_plugin import Recorder
 
-    recorder = Recorder(Path(tempfile.gettempdir()) / "unused.json")
+    os.environ[RESOURCES_ENV_VAR] = resources
+    try:
+        recorder = Recorder(Path(tempfile.gettempdir()) / "unused.json")
+    finally:
+        del os.environ[RESOURCES_ENV_VAR]
     nodeid = "test_bench.py::test_plain_0"
     reports = [_Report(nodeid, when) for when in ("setup", "call", "teardown")]
     started = time.perf_counter()
@@ -130,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{statistics.median(cpus[mode]):10.3f}s {min(cpus[mode]):7.3f}s"
         )
     for label, values in (("wall", walls), ("CPU", cpus)):
-        for mode in ("off", "on"):
+        for mode in ("off", "on", "lean"):
             ratio = statistics.median(values[mode]) / statistics.median(values["absent"])
             change, low, high = ranks.shift_interval(values["absent"], values[mode])
             print(
@@ -139,8 +151,12 @@ def main(argv: list[str] | None = None) -> int:
             )
     per_test = statistics.median(walls["absent"]) / args.tests * 1e6
     print(f"a test costs pytest about {per_test:.0f} µs (absent, wall, whole process / tests)")
-    own = hooks_cost_us()
-    print(f"the recorder's own work per test: {own:.1f} µs ({own / per_test * 100:.2f}% of that)")
+    for resources, what in (("auto", "with"), ("none", "without")):
+        own = statistics.median(hooks_cost_us(resources=resources) for _ in range(3))
+        print(
+            f"the recorder's own work per test, {what} what tests leave behind: {own:.1f} µs "
+            f"({own / per_test * 100:.2f}% of that)"
+        )
     return 0
 
 
