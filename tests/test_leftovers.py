@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from breakdown_helpers import UTIL_BYTES, run_pytest, story_suite, write_files
-from git_helpers import make_repo
+from git_helpers import Repo, make_repo
 from scipy.stats import fisher_exact
 
 from perfgate.compare.leftovers import (
@@ -219,3 +219,32 @@ def test_gate_names_each_test_that_leaves_its_event_loop_open(gated: dict) -> No
     }  # and neither test_util.py nor test_clean.py, which leave nothing
     assert "`tests/test_loops.py::test_loop_a` leaves 1 event loop open" in gated["comment"]
     assert "3 tests leave resources behind" in gated["comment"].splitlines()[0]
+
+
+def test_the_seed_story_plants_one_problem_per_commit(tmp_path: Path) -> None:
+    """examples/seed-story (make demo-seed): five commits on pr, and the three plants that
+    the plugin records show in one run of each side (the full gate runs in `make demo-seed`)."""
+    example = Path(__file__).parents[1] / "examples" / "seed-story"
+    repo = tmp_path / "repo"
+    built = subprocess.run(
+        [sys.executable, str(example / "build.py"), str(repo)], capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stderr
+    log = Repo(repo).git("log", "--format=%s", "main..pr")
+    assert len(log.splitlines()) == 5 and "sys.path.insert" in log
+    documents = {}
+    for branch in ("main", "pr"):
+        subprocess.run(["git", "checkout", "-q", branch], cwd=repo, check=True)
+        documents[branch] = _document(repo, tmp_path / f"{branch}.json")
+    left = {t["nodeid"]: t["left"] for t in documents["pr"]["tests"] if "left" in t}
+    assert left == {
+        "tests/test_events.py::test_double": {"event_loops": 1},
+        "tests/test_events.py::test_double_zero": {"event_loops": 1},
+        # 4 warmed workers and the acceptor thread; the listening socket
+        "tests/test_service.py::test_service_listens": {"threads": 5, "sockets": 1},
+        "tests/test_service.py::test_service_computes": {"threads": 5, "sockets": 1},
+    }
+    assert not any("left" in t for t in documents["main"]["tests"])
+    [twice] = documents["pr"]["duplicates"]["files"]
+    assert (twice["file"], twice["names"]) == ("appkit/tables.py", ["appkit.tables", "tables"])
+    assert documents["main"]["duplicates"]["files"] == []
