@@ -15,6 +15,7 @@ from git_helpers import Repo, make_repo
 from scipy.stats import fisher_exact
 
 from perfgate.compare.leftovers import (
+    can_name,
     compare_duplicates,
     find_left_behind,
     fisher_greater,
@@ -120,6 +121,8 @@ def test_a_test_is_named_only_when_most_head_runs_leave_it_and_base_rarely_does(
     assert find_left_behind(_runs([threads] * 6), _runs([threads] * 6), alpha=0.01)[0] == ()
     # Too few runs to reach the level: nothing named, however consistent.
     assert find_left_behind(_runs([None] * 4), _runs([threads] * 4), alpha=0.01)[0] == ()
+    # 1/C(8, 4) = 1/70 per pair: 4 runs a side cannot name one pair at 1%; 5 can name 2.
+    assert not can_name(4, 1, 0.01) and can_name(5, 2, 0.01) and not can_name(5, 3, 0.01)
 
 
 def test_a_module_loaded_twice_is_new_only_when_base_never_did() -> None:

@@ -129,6 +129,12 @@ def fisher_greater(head_hits: int, head_n: int, base_hits: int, base_n: int) -> 
 # --- Comparing -------------------------------------------------------------------------------
 
 
+def can_name(runs: int, family: int, alpha: float = stats.ALPHA) -> bool:
+    """Whether `runs` a side can name one (test, kind) among `family` at all: the smallest
+    p-value, every head run against no base run, is 1 / C(2n, n), times the family (Holm)."""
+    return family * fisher_greater(runs, runs, 0, runs) < alpha
+
+
 def find_left_behind(
     base_docs: Sequence[Mapping[str, Any]],
     head_docs: Sequence[Mapping[str, Any]],

@@ -383,6 +383,15 @@ def compare_breakdowns(
     left_behind, left_tested = (), 0
     if leftovers.records_resources(base_docs) and leftovers.records_resources(head_docs):
         left_behind, left_tested = leftovers.find_left_behind(base_docs, head_docs, alpha)
+        if (
+            left_tested
+            and runs >= stats.MIN_RUNS
+            and not leftovers.can_name(runs, left_tested, alpha)
+        ):
+            notes.append(
+                f"{runs} runs per side cannot single out a test that leaves something behind "
+                f"among the {left_tested} (test, kind) pairs that left anything in any run"
+            )
     tests = TestsComparison(
         base_runs=len(base_docs),
         head_runs=len(head_docs),
