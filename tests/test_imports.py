@@ -148,7 +148,7 @@ def test_an_import_that_loads_its_own_module_twice_is_named(tmp_path: Path) -> N
         ("shop.tables", "tables"),
         True,
     )
-    assert 3 * MIB <= twice.extra_bytes < 3 * MIB + 10_000
+    assert 3 * MIB <= twice.extra_bytes < 3 * MIB + 100  # the bytearray and its header
     text = render_breakdown_markdown(
         Breakdown(imports=compare_imports(profiles["base"], profiles["head"]))
     )

@@ -3,9 +3,12 @@ suites, and the rule that names a test (made-up runs, checked against scipy)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import jsonschema
@@ -20,10 +23,25 @@ from perfgate.compare.leftovers import (
     find_left_behind,
     fisher_greater,
 )
+from perfgate.module_copies import duplicated_modules
 from perfgate.report.format import untrusted
 from perfgate.report.leftovers import duplicate_sentence, left_sentence, markdown_parts
 
 SCHEMA_PATH = Path(__file__).parents[1] / "docs" / "perfgate-pytest-1.schema.json"
+
+
+class _Between:
+    """Equal to any int in [low, high): a bound worked out by hand, in an equality."""
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, int) and self.low <= other < self.high
+
+
+#: The second copy's 2,000,000-byte bytearray and its header (under 100 bytes).
+ANY_SIZE = _Between(2_000_000, 2_000_100)
 
 
 def _document(project: Path, out: Path) -> dict:
@@ -56,7 +74,7 @@ def test_the_plugin_records_what_each_test_leaves_and_the_module_loaded_twice(
     assert twice["file"] == "src/calc/util.py"  # relative to the rootdir: sides agree
     assert twice["names"] == ["calc.util", "util"]
     # The second copy holds its own 8 MB table (bytearray's header is under 100 bytes).
-    assert UTIL_BYTES <= twice["extra_bytes"] < UTIL_BYTES + 10_000
+    assert UTIL_BYTES <= twice["extra_bytes"] < UTIL_BYTES + 100
 
 
 def test_processes_and_other_descriptors_are_counted(tmp_path: Path) -> None:
@@ -189,7 +207,7 @@ def test_gate_names_the_module_that_sys_path_insert_loads_twice(gated: dict) -> 
         "src/calc/util.py", ["calc.util", "util"], True
     )  # fmt: skip
     assert (twice["head_runs"], twice["base_runs"]) == (6, 0)
-    assert UTIL_BYTES <= twice["extra_bytes"] < UTIL_BYTES + 10_000
+    assert UTIL_BYTES <= twice["extra_bytes"] < UTIL_BYTES + 100
     sentence = (
         "`src/calc/util.py` is loaded twice, as `calc.util` and `util`: +8.0 MB of module-level "
         "objects in the extra copies; new on head (base loads it once)"
@@ -251,3 +269,34 @@ def test_the_seed_story_plants_one_problem_per_commit(tmp_path: Path) -> None:
     [twice] = documents["pr"]["duplicates"]["files"]
     assert (twice["file"], twice["names"]) == ("appkit/tables.py", ["appkit.tables", "tables"])
     assert documents["main"]["duplicates"]["files"] == []
+
+
+def test_copies_are_module_objects_of_one_source_file_not_aliases(tmp_path: Path) -> None:
+    source = write_files(tmp_path / "src", {"pkg/table.py": "DATA = bytearray(2_000_000)\n"})
+    linked = tmp_path / "linked"
+    linked.symlink_to(source / "pkg")  # the same folder reached by a second path
+
+    def load(name: str, path: Path) -> types.ModuleType:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    extension = [types.ModuleType(n) for n in ("ext._core", "ext._core.sub")]
+    for module in extension:  # pybind11 submodules all name their extension's file
+        module.__file__ = str(source / "ext" / "_core.cpython-311-x86_64-linux-gnu.so")
+    first = load("pkg.table", source / "pkg" / "table.py")
+    modules = {
+        "pkg.table": first,
+        "table": load("table", linked / "table.py"),
+        "os.path": os.path,
+        "posixpath": os.path,  # one object, two names: an alias, not a copy
+        "also.table": first,
+        **{m.__name__: m for m in extension},
+    }
+    assert duplicated_modules(modules, str(source)) == {
+        "count": 1,
+        "files": [
+            {"file": "pkg/table.py", "names": ["pkg.table", "table"], "extra_bytes": ANY_SIZE}
+        ],
+    }

@@ -33,6 +33,10 @@ MAX_NAMES = 5
 MAX_CHARS = 300
 #: The most module-level objects sized per copy: a module with a million globals stays cheap.
 MAX_VALUES = 10_000
+#: Module files that can be executed twice: Python source and bytecode.  An extension
+#: module's submodules (pybind11's def_submodule) all name the extension's .so as their
+#: file without being copies, and an extension cannot be initialised under a second name.
+SOURCE_SUFFIXES = (".py", ".pyc", ".pyw")
 #: The most modules looked at: sys.modules of a hostile run could be enormous.
 MAX_MODULES = 50_000
 
@@ -43,15 +47,21 @@ def _cut(text: str, keep_end: bool = False) -> str:
     return "…" + text[-(MAX_CHARS - 1) :] if keep_end else text[: MAX_CHARS - 1] + "…"
 
 
+def _dunder(name: object) -> bool:
+    """`__builtins__`, `__spec__`...: the import system's, shared or tiny, not the module's."""
+    return isinstance(name, str) and name.startswith("__") and name.endswith("__")
+
+
 def shallow_bytes(module: types.ModuleType) -> int:
-    """The summed ``sys.getsizeof`` of a module's globals (other modules left out)."""
+    """The summed ``sys.getsizeof`` of a module's globals (other modules and the import
+    system's dunder names left out)."""
     try:
-        values = list(vars(module).values())[:MAX_VALUES]
+        items = list(vars(module).items())[:MAX_VALUES]
     except Exception:  # noqa: BLE001 - a module's namespace is the measured code's
         return 0
     total = 0
-    for value in values:
-        if isinstance(value, types.ModuleType):
+    for name, value in items:
+        if isinstance(value, types.ModuleType) or _dunder(name):
             continue
         try:
             size = sys.getsizeof(value)
@@ -76,6 +86,7 @@ def shown_path(path: str, root: str) -> str:
 def _copies_by_file(modules: dict) -> dict[str, list[tuple[str, types.ModuleType]]]:
     """Each real file's distinct module objects, with the first name each is known by."""
     by_file: dict[str, dict[int, tuple[str, types.ModuleType]]] = {}
+    folders: dict[str, str] = {}  # one realpath per folder, not per module: a session's end
     for index, (name, module) in enumerate(list(modules.items())):
         if index >= MAX_MODULES:
             break
@@ -85,7 +96,12 @@ def _copies_by_file(modules: dict) -> dict[str, list[tuple[str, types.ModuleType
             continue
         if not isinstance(file, str) or not isinstance(name, str):
             continue
-        copies = by_file.setdefault(os.path.realpath(file), {})
+        if not file.endswith(SOURCE_SUFFIXES):  # an extension's submodules share its .so
+            continue
+        folder, base = os.path.split(os.path.abspath(file))
+        if folder not in folders:
+            folders[folder] = os.path.realpath(folder)
+        copies = by_file.setdefault(os.path.join(folders[folder], base), {})
         copies.setdefault(id(module), (name, module))  # an alias (os.path) is one object
     return {file: list(c.values()) for file, c in by_file.items() if len(c) > 1}
 
