@@ -31,7 +31,7 @@ import corpus  # noqa: E402
 from error_rates import DESIGNS, replay, sides  # noqa: E402
 
 from perfgate.compare import budgets  # noqa: E402
-from perfgate.config import Budget  # noqa: E402
+from perfgate.options import Budget  # noqa: E402
 
 #: Budget limits as a share of the true median: 0.8 means the median is 25% over it.
 LIMITS = (0.8, 0.9, 1.0, 1.1, 1.2)

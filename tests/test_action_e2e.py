@@ -19,7 +19,7 @@ from git_helpers import make_repo
 from github_server import TOKEN
 from report_helpers import PASSED
 
-from perfgate import config
+from perfgate import options
 from perfgate.github import action
 from perfgate.github.runner_contract import input_variable
 
@@ -367,7 +367,7 @@ def test_action_yml_and_the_parser_agree() -> None:
         assert input_variable(name) == "INPUT_" + name.upper().replace(" ", "_")
     for name, spec in metadata["outputs"].items():
         assert spec["description"].strip(), name
-    assert set(action.GATE_INPUTS) <= set(config.KEYS)
+    assert set(action.GATE_INPUTS) <= set(options.KEYS)
     every_input = {input_variable(n): f"value of {n}" for n in metadata["inputs"]}
     read = action.runner_contract.read_inputs(every_input, action.INPUTS)
     assert read == {n: f"value of {n}" for n in metadata["inputs"]}

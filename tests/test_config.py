@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from perfgate import config
+from perfgate import config, options
 from perfgate.errors import ConfigError
 from perfgate.evidence import wants_pytest_breakdown
 
@@ -66,7 +66,7 @@ def test_underscored_keys_are_accepted(tmp_path: Path) -> None:
     [("5%", 0.05), ("0.05", 0.05), (" 12.5% ", 0.125), (0.3, 0.3), ("99%", 0.99)],
 )
 def test_thresholds_as_percent_or_fraction(text: object, expected: float) -> None:
-    assert config.parse_threshold("time-threshold", text) == pytest.approx(expected)
+    assert options.parse_threshold("time-threshold", text) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Every option in every place: one table, four (five) places that must agree.
 
-The table is `config.PARSERS` (the keys of `.perfgate.yml`).  Each key must
+The table is `options.PARSERS` (the keys of `.perfgate.yml`).  Each key must
 also be a flag of `perfgate gate` (read from its real `--help`), an input of
 both actions (read from `action.yml` and `on-runner/action.yml`), a row of
 the README's options table and of docs/action.md's inputs table, unless an
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from perfgate import config
+from perfgate import options
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +76,7 @@ def action_inputs(path: str) -> list[str]:
     return list(yaml.safe_load((ROOT / path).read_text(encoding="utf-8"))["inputs"])
 
 
-KEYS = set(config.PARSERS)
+KEYS = set(options.PARSERS)
 
 
 def test_every_key_is_a_flag_of_perfgate_gate() -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, config, shards
+from . import __version__, config, options, shards
 from .errors import (
     EXIT_INFRASTRUCTURE,
     EXIT_PASS,
@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Measure the benchmark on base and head, interleaved, and decide. "
         "Example: perfgate gate --base main -- pytest -q",
     )
-    _add_keys(gate, config.KEYS)
+    _add_keys(gate, options.KEYS)
     gate.add_argument(
         "--config", metavar="PATH", help="configuration file (default: .perfgate.yml)"
     )
@@ -256,7 +256,7 @@ def _load(
 
 
 def gate_command(args: argparse.Namespace, command: list[str]) -> int:
-    cfg = _load(args, config.KEYS, command)
+    cfg = _load(args, options.KEYS, command)
     if cfg.shard is not None and cfg.json_path is None:
         raise ConfigError(
             "shard: give --json FILE (or json: in .perfgate.yml): a shard's results file is "

@@ -16,8 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import config as config_module
-from . import contain, evidence, metrics, prepare, shards, workspace
+from . import contain, evidence, metrics, options, prepare, shards, workspace
 from .compare import budgets, ranks, sequential, stats
 from .config import Config
 from .environment import capture
@@ -198,11 +197,11 @@ def _recorded_thresholds(source: Results, cfg: Config) -> dict[str, Any]:
         if key in cfg.sources or name not in settings:
             settings[name] = getattr(cfg, name)
         else:  # a threshold read from a file is checked like one given as a flag
-            settings[name] = config_module.parse_threshold(f"settings.{name}", settings[name])
+            settings[name] = options.parse_threshold(f"settings.{name}", settings[name])
     if "inconclusive" in cfg.sources or "inconclusive" not in settings:
         settings["inconclusive"] = cfg.inconclusive
     else:
-        settings["inconclusive"] = config_module.parse_inconclusive(
+        settings["inconclusive"] = options.parse_inconclusive(
             "settings.inconclusive", settings["inconclusive"]
         )
     return settings

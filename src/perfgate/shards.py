@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import config, environment
+from . import config, environment, options
 from .compare import sequential, stats, stratified
 from .errors import (
     EXIT_BENCHMARK_FAILED,
@@ -148,7 +148,7 @@ def thresholds_of(settings: Mapping[str, Any]) -> dict[str, float]:
     """The thresholds per metric a results file was judged with (checked: the file is
     another job's output)."""
     values = {
-        name: config.parse_threshold(f"settings.{name}", settings.get(name, default))
+        name: options.parse_threshold(f"settings.{name}", settings.get(name, default))
         for name, default in (
             ("time_threshold", config.Config.time_threshold),
             ("memory_threshold", config.Config.memory_threshold),

@@ -21,7 +21,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..config import TEST_TIME, Budget, parse_budgets
+from ..options import TEST_TIME, Budget, parse_budgets
 from ..results import BudgetCheck, Results, Side
 from .sequential import ALPHA
 

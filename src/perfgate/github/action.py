@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .. import config, shards
+from .. import config, options, shards
 from .. import workspace as git_workspace
 from ..errors import (
     EXIT_INFRASTRUCTURE,
@@ -45,7 +45,7 @@ from .publish import publish
 #: report-markdown outputs name them).
 NOT_INPUTS = ("repo", "json", "markdown")
 #: Inputs that are gate settings: the same names as `.perfgate.yml` keys and CLI flags.
-GATE_INPUTS = tuple(key for key in config.KEYS if key not in NOT_INPUTS)
+GATE_INPUTS = tuple(key for key in options.KEYS if key not in NOT_INPUTS)
 #: Inputs that only the Action has.
 ACTION_ONLY_INPUTS = (
     "config", "github-token", "comment", "status-context", "fail-on-regression", "merge",
@@ -59,7 +59,7 @@ T = TypeVar("T")
 def _flag(inputs: Mapping[str, str], name: str, default: bool) -> bool:
     if name not in inputs:
         return default
-    return config.parse_bool(name, inputs[name])
+    return options.parse_bool(name, inputs[name])
 
 
 def mark_safe_directory(workspace: Path) -> None:
