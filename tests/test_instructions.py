@@ -12,6 +12,7 @@ import pytest
 from perfgate.errors import BenchmarkFailed, ConfigError
 from perfgate.measure.instructions import (
     Counter,
+    Counting,
     _callgrind_count,
     count_instructions,
     find_counter,
@@ -137,16 +138,38 @@ def test_what_the_counted_run_wrote_besides_its_counts_is_not_followed(tmp_path:
     assert _callgrind_count(out) == 70
 
 
-@needs_counter
-def test_run_single_attaches_counts_from_runs_of_their_own(tmp_path: Path) -> None:
-    target = Target("run", (PY, "-c", "pass"), tmp_path, quiet_env(), 60, tmp_path / "logs")
+def counted_runs(tmp_path: Path, runs: int, counting: Counting) -> tuple[list, list[str]]:
+    """`perfgate run`'s schedule of `sh -c :`: each run's count, and the counted runs' logs."""
+    logs = tmp_path / "logs"
+    target = Target("run", ("sh", "-c", ":"), tmp_path, quiet_env(), 60, logs)
+    progress = io.StringIO()
     samples = run_single(
-        target, runs=2, warmup=0, progress=Progress(io.StringIO(), live=False),
-        instructions=counter(),
+        target, runs=runs, warmup=0, progress=Progress(progress, live=False),
+        instructions=counting,
     )  # fmt: skip
-    assert all(s.instructions and s.instructions > 1_000_000 for s in samples)
-    assert (tmp_path / "logs" / "run-1-instructions.log").exists()
-    assert (tmp_path / "logs" / "run-2.log").exists()
+    assert (logs / f"run-{runs}.log").exists()  # every measured run
+    assert "run counted run 1 of" in progress.getvalue()
+    return [s.instructions for s in samples], sorted(
+        p.name for p in logs.glob("*-instructions.log")
+    )
+
+
+@needs_counter
+def test_counted_runs_come_first_and_stop_once_the_counts_are_enough(tmp_path: Path) -> None:
+    """Enough after three counts: five measured runs, the first three carry the counts."""
+    counting = Counting(counter(), lambda values: len(values) >= 3, most=5)
+    counts, logs = counted_runs(tmp_path, 5, counting)
+    assert all(c and c > 10_000 for c in counts[:3]) and counts[3:] == [None, None]
+    assert logs == [f"run-{k}-instructions.log" for k in (1, 2, 3)]
+
+
+@needs_counter
+def test_counts_that_are_never_enough_count_every_measured_run(tmp_path: Path) -> None:
+    """Two counted runs first (the most allowed), then one per measured run, as before."""
+    counting = Counting(counter(), lambda values: False, most=2)
+    counts, logs = counted_runs(tmp_path, 4, counting)
+    assert all(c and c > 10_000 for c in counts)
+    assert logs == [f"run-{k}-instructions.log" for k in (1, 2, 3, 4)]
 
 
 @needs_counter
@@ -160,7 +183,7 @@ def test_a_run_that_fails_only_when_counted_is_a_failure(tmp_path: Path) -> None
     with pytest.raises(BenchmarkFailed, match="counting instructions") as raised:
         run_single(
             target, runs=1, warmup=0, progress=Progress(io.StringIO(), live=False),
-            instructions=counter(),
+            instructions=Counting(counter(), lambda values: True, most=1),
         )  # fmt: skip
     assert raised.value.side == "head"
     assert "exited with code 5" in str(raised.value)

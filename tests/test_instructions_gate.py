@@ -88,9 +88,13 @@ def test_twice_the_work_is_an_instructions_regression(tmp_path: Path) -> None:
     # Twice the loop steps, plus the shell's own start-up that both sides share.
     assert 0.3 < counted["change"] < 1.1
     assert counted["ci"][0] > 0.01
+    # A shell loop's count repeats exactly: three counted runs a side, judged by the rule
+    # for counts that agree (every head/base ratio past the threshold), no p-value.
     for side in ("base", "head"):
         counts = [s["instructions"] for s in data["sides"][side]["samples"]]
-        assert len(counts) == int(RUNS) and all(c and c > 100_000 for c in counts)
+        assert len(counts) == int(RUNS) and counts[3:] == [None, None]
+        assert counts[0] > 100_000 and counts[:3] == [counts[0]] * 3
+    assert counted["method"].startswith("counts that agree") and counted["p_value"] is None
     assert data["settings"]["instructions"] is True
     assert data["settings"]["instructions_counter"] == DETECTION.counter.note
     assert "instructions" in result.stdout and "regression" in result.stdout
@@ -184,4 +188,5 @@ def test_run_prints_the_count_and_its_variation(tmp_path: Path) -> None:
     assert row.count("instr") == 6  # the title, then average, median, min, max, stdev
     assert row.rstrip().endswith("%")  # its CV
     samples = json.loads(out.read_text())["sides"]["run"]["samples"]
-    assert all(s["instructions"] for s in samples)
+    # Counted runs stop at three once their counts agree: the fourth run has none.
+    assert [bool(s["instructions"]) for s in samples] == [True, True, True, False]

@@ -12,7 +12,7 @@ import statistics
 import pytest
 from scipy import stats as scipy_stats
 
-from perfgate.compare import ranks, sequential, stats
+from perfgate.compare import ranks, sequential, stats, stratified
 from perfgate.results import Sample, Side
 
 
@@ -431,6 +431,51 @@ def test_a_count_that_moved_less_than_its_threshold_is_unchanged() -> None:
     head = counted(head, [int(1.005e9) + k for k in range(5)])
     found = stats.compare_metric(base, head, "instructions", 0.01)
     assert found.verdict == "unchanged" and found.change == pytest.approx(0.005, abs=1e-5)
+
+
+def test_three_counts_that_agree_decide_where_the_rank_test_cannot() -> None:
+    """3 identical counts against 3: the smallest one-sided Mann-Whitney p is 1/20, so the
+    rank statistics could call nothing; the rule for counts that agree calls +2% (against
+    a 1% threshold) a regression.  The later runs carry no count."""
+    walls = [1.0, 1.01, 0.99, 1.0, 1.02, 1.01, 1.0, 0.98, 1.0, 1.01]
+    base, head = interleaved(walls, walls)
+    base = counted(base, [10**9] * 3 + [None] * 7)
+    head = counted(head, [int(1.02e9)] * 3 + [None] * 7)
+    found = stats.compare_metric(base, head, "instructions", 0.01)
+    assert found.verdict == "regression" and found.change == pytest.approx(0.02)
+    assert found.method.startswith("counts that agree") and math.isnan(found.p_value)
+    best = scipy_stats.mannwhitneyu([4, 5, 6], [1, 2, 3], alternative="greater", method="exact")
+    assert best.pvalue == pytest.approx(1 / 20) and best.pvalue > stats.ALPHA
+    # Wall time of the same runs is still judged over all ten.
+    assert stats.compare_metric(base, head, "wall_time", 0.05).method.startswith("unpaired")
+
+
+def test_counts_that_vary_more_than_a_quarter_of_the_threshold_get_the_rank_test() -> None:
+    """Spread 20/1010 = 2% > 0.25%: judged like time, over every counted run."""
+    walls = [1.0, 1.01, 0.99, 1.0, 1.02]
+    base, head = interleaved(walls, walls)
+    base = counted(base, [1000, 1010, 1020, 1005, 1015])
+    head = counted(head, [1000, 1010, 1020, 1005, 1015])
+    found = stats.compare_metric(base, head, "instructions", 0.01)
+    assert found.method.startswith("unpaired") and found.verdict != "regression"
+
+
+def test_merged_shards_whose_counts_disagree_are_judged_unstratified() -> None:
+    """Two shards: one whose counts agreed (3 counted of 5 runs), one whose did not (all 5
+    counted), and the two machines count 5% apart: 8 counts a side against 10 block labels,
+    so the stratified test cannot line them up; the plain rank test judges them."""
+    walls = [1.0, 1.01, 0.99, 1.0, 1.02, 1.01, 1.0, 0.98, 1.0, 1.01]
+    base, head = interleaved(walls, walls)
+    first = [1000, 1000, 1000, None, None]
+    second = [1050, 1060, 1040, 1055, 1045]
+    base, head = counted(base, first + second), counted(head, first + second)
+    test = stratified.blocked_test([0] * 5 + [1] * 5, [0] * 5 + [1] * 5)
+    found = stats.compare_metric(base, head, "instructions", 0.01, test=test)
+    assert found.method.startswith("unpaired") and found.verdict != "regression"
+    # Wall time, every run with its block, keeps the stratified test.
+    assert stats.compare_metric(base, head, "wall_time", 0.05, test=test).method.startswith(
+        "stratified"
+    )
 
 
 # --- the group-sequential design --------------------------------------------------------------

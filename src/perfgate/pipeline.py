@@ -8,6 +8,7 @@ without a word is a gate that someone will quietly switch off.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import tempfile
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import contain, evidence, metrics, options, prepare, shards, workspace
-from .compare import budgets, ranks, sequential, stats
+from .compare import budgets, counts, ranks, sequential, stats
 from .config import Config
 from .environment import capture
 from .errors import EXIT_PASS, EXIT_REGRESSION, BenchmarkFailed, ConfigError, PerfgateError
@@ -114,8 +115,9 @@ def run_only(config: Config, progress: Progress) -> Results:
             run_file_env=pytest_documents.ENV_VAR if per_test else None,
         )  # fmt: skip
         samples = schedule.run_single(
-            target, runs=config.runs, warmup=config.warmup, progress=progress, instructions=counter
-        )
+            target, runs=config.runs, warmup=config.warmup, progress=progress,
+            instructions=counting(config, counter),
+        )  # fmt: skip
         progress.done()
         test_runs = _test_runs(target, len(samples)) if per_test else []
     side = Side(ref="", sha="", samples=samples)
@@ -266,6 +268,18 @@ def _fewest_runs(level: float) -> int:
     return runs
 
 
+def counting(
+    config: Config, counter: instructions_module.Counter | None
+) -> instructions_module.Counting | None:
+    """Counted runs as few as the counts need: enough once each side's agree at the
+    instructions threshold (compare/counts.py), at most `runs` per side before every
+    measured run is counted (docs/statistics.md, "Counts that agree")."""
+    if counter is None:
+        return None
+    enough = functools.partial(counts.agree, threshold=config.instructions_threshold)
+    return instructions_module.Counting(counter, enough, config.runs, counts.MIN_COUNTED_RUNS)
+
+
 def _measure(
     config: Config,
     plan: sequential.Plan,
@@ -306,7 +320,7 @@ def _measure(
                 time_budget_s=config.time_budget_s,
                 settled=settled,
                 progress=progress,
-                instructions=counter,
+                instructions=counting(config, counter),
                 looks=plan.looks(),
             )
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .metrics import BY_NAME, NAMES
+from .metrics import BY_NAME, COUNT, NAMES
 
 SCHEMA = "perfgate/1"
 
@@ -50,6 +50,10 @@ class Sample:
         """The figure this sample contributes to `metric` (see metrics.METRICS)."""
         return float(getattr(self, BY_NAME[metric].field))
 
+    def has(self, metric: str) -> bool:
+        """Whether this run has a value for `metric` (an uncounted run has no instructions)."""
+        return getattr(self, BY_NAME[metric].field) is not None
+
     @property
     def ok(self) -> bool:
         """Whether the run may count as a measurement at all."""
@@ -65,12 +69,17 @@ class Side:
     samples: tuple[Sample, ...] = ()
 
     def values(self, metric: str) -> list[float]:
-        return [s.value(metric) for s in self.samples]
+        """The values of the runs that have one (see `measures`)."""
+        return [s.value(metric) for s in self.samples if s.has(metric)]
 
     def measures(self, metric: str) -> bool:
-        """Whether every run has a value for `metric`: instructions are counted only when
-        asked for, and a results file from before they existed has none."""
-        return all(getattr(s, BY_NAME[metric].field) is not None for s in self.samples)
+        """Whether the runs have values for `metric`: every run for time and memory; for a
+        count, the runs that were counted, the first ones (counted runs are few when their
+        counts agree: compare/counts.py).  Instructions are counted only when asked for,
+        and a results file from before they existed has none."""
+        if BY_NAME[metric].unit == COUNT:
+            return any(s.has(metric) for s in self.samples)
+        return all(s.has(metric) for s in self.samples)
 
 
 def measured_metrics(*sides: Side) -> tuple[str, ...]:

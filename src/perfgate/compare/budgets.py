@@ -114,7 +114,7 @@ def judge(
         if budget.metric == TEST_TIME:
             values = tests_seconds(budget.test, test_runs)
         else:
-            values = [s.value(budget.metric) for s in ok]
+            values = [s.value(budget.metric) for s in ok if s.has(budget.metric)]
         checks.append(check(budget, values, level))
     return tuple(checks)
 

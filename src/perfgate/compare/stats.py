@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .. import metrics
 from ..results import Comparison, Side, measured_metrics
+from .counts import agree, compare_counts
 from .ranks import (
     CONFIDENCE,
     _ranks,
@@ -135,6 +136,10 @@ def compare_metric(
     merged shards' stratified test is judged by these same rules.
     """
     a, b = base.values(metric), head.values(metric)
+    if metrics.unit(metric) == metrics.COUNT and agree(a, threshold) and agree(b, threshold):
+        return compare_counts(metric, a, b, threshold)  # few runs, nearly equal (counts.py)
+    if test is not None and (len(a), len(b)) != (len(base.samples), len(head.samples)):
+        test = None  # counts of some runs only (counts.py): the blocks no longer line up
     if len(a) < MIN_RUNS or len(b) < MIN_RUNS:
         raise ValueError(
             f"{metric}: need at least {MIN_RUNS} runs per side for a 95% interval, "

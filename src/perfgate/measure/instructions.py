@@ -33,6 +33,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,19 @@ class Counter:
     method: str  # "perf" | "callgrind"
     program: str  # path of perf or valgrind
     note: str  # one line for the report ("hardware counters via perf", ...)
+
+
+@dataclass(frozen=True)
+class Counting:
+    """How a schedule counts: the counter, when a side's counts are enough (the judging
+    rule's own test, `counts.agree` at the threshold), and how many counted runs per side
+    may be spent finding out before every measured run is counted instead."""
+
+    counter: Counter
+    enough: Callable[[Sequence[int]], bool]
+    most: int
+    #: The fewest counted runs per side `enough` accepts (for the progress line).
+    least: int = 3
 
 
 def counter_settings(counter: Counter | None) -> dict[str, str]:

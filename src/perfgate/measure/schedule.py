@@ -26,7 +26,7 @@ from .. import contain
 from ..errors import BenchmarkFailed, InfrastructureError
 from ..progress import Progress
 from ..results import Sample
-from .instructions import Counter, count_instructions
+from .instructions import Counter, Counting, count_instructions
 from .run import RunSpec, describe_exit, log_tail, measure
 
 #: The largest run file read back (a pytest plugin document of 100k tests is ~30 MB).
@@ -99,22 +99,18 @@ def pair_orders(pairs: int, rng: random.Random) -> list[tuple[str, str]]:
     return [("base", "head") if rng.random() < 0.5 else ("head", "base") for _ in range(pairs)]
 
 
-def _run_checked(
-    target: Target,
-    label: str,
-    order: int,
-    description: str,
-    counter: Counter | None = None,
-) -> Sample:
-    """One measured run; with a counter, then one counted run whose count joins the sample.
-
-    The count comes from a run of its own because counting (callgrind) slows
-    the command down many times: its time and memory must never be the sample's.
-    """
+def _run_checked(target: Target, label: str, order: int, description: str) -> Sample:
+    """One measured run; BenchmarkFailed when it may not count as a measurement."""
     spec = target.spec(label)
-    sample = _checked(target, measure(spec, order=order), spec, description)
-    if counter is None:
-        return sample
+    return _checked(target, measure(spec, order=order), spec, description)
+
+
+def _counted_run(target: Target, label: str, order: int, description: str, counter: Counter) -> int:
+    """The instruction count of one run of its own (`{label}-instructions` in the logs).
+
+    A run of its own because counting (callgrind) slows the command down many
+    times: its time and memory must never be a sample's.
+    """
     counted_spec = target.spec(f"{label}-instructions")
     counted = count_instructions(counted_spec, counter, order=order)
     _checked(target, counted, counted_spec, f"{description} (counting instructions)")
@@ -123,7 +119,40 @@ def _run_checked(
             f"{counter.method} reported no instruction count for {target.side} {description}",
             log_tail=log_tail(counted_spec.log_path),
         )
-    return dataclasses.replace(sample, instructions=counted.instructions)
+    return counted.instructions
+
+
+class _Counts:
+    """A schedule's instruction counts: counted runs first, one per side at a time, until
+    every side's counts are enough (`Counting.enough`) or `Counting.most` runs per side
+    were counted; then handed to the measured runs in order (measured run k carries
+    counted run k's count).  When the counts were not enough, they vary, and every later
+    measured run gets a counted run of its own, as each did before counts could be few.
+    """
+
+    def __init__(self, targets: Sequence[Target], counting: Counting, progress: Progress):
+        self.counter = counting.counter
+        self.values: dict[str, list[int]] = {target.side: [] for target in targets}
+        self.enough = False
+        for k in range(1, counting.most + 1):
+            for target in targets:
+                shown = min(counting.least, counting.most)
+                progress.run(f"{target.side} counted", k, max(k, shown), None,
+                             max_runs=counting.most)  # fmt: skip
+                count = _counted_run(target, f"{k}", -1, f"counted run {k}", self.counter)
+                self.values[target.side].append(count)
+            if all(counting.enough(values) for values in self.values.values()):
+                self.enough = True
+                break
+
+    def attach(self, target: Target, sample: Sample, k: int, description: str) -> Sample:
+        """Measured run k of `target` with its count (none once the counts were enough)."""
+        values = self.values[target.side]
+        if k > len(values):
+            if self.enough:
+                return sample
+            values.append(_counted_run(target, f"{k}", sample.order, description, self.counter))
+        return dataclasses.replace(sample, instructions=values[k - 1])
 
 
 def _checked(target: Target, sample: Sample, spec: RunSpec, description: str) -> Sample:
@@ -160,7 +189,7 @@ def run_pairs(
     time_budget_s: float | None,
     settled: SettledCheck,
     progress: Progress,
-    instructions: Counter | None = None,
+    instructions: Counting | None = None,
     looks: Sequence[int] | None = None,
 ) -> tuple[tuple[Sample, ...], tuple[Sample, ...]]:
     """Measure `runs` pairs, then more while unsettled, up to `max_runs` or the budget.
@@ -172,14 +201,15 @@ def run_pairs(
 
     Sample.order is the position in the schedule, so pair k is orders 2k and
     2k + 1.  The first failed run raises BenchmarkFailed at once: a broken
-    benchmark is never a measurement.  With `instructions` (see
-    instructions.find_counter), every measured run is followed by a counted
-    run of the same side, and each Sample carries its instruction count.
+    benchmark is never a measurement.  With `instructions`, counted runs come first
+    (see _Counts: a few per side when their counts agree) and the first measured
+    runs carry their counts.
     """
     rng = random.Random(seed)
     targets = {"base": base, "head": head}
     started = time.monotonic()
     _warm_up((base, head), warmup, progress)
+    counts = _Counts((base, head), instructions, progress) if instructions else None
     samples: dict[str, list[Sample]] = {"base": [], "head": []}
     durations: list[float] = []
     wanted = runs
@@ -196,7 +226,9 @@ def run_pairs(
                 order = len(samples["base"]) + len(samples["head"])
                 run_started = time.monotonic()
                 try:
-                    sample = _run_checked(targets[side], f"{k}", order, f"run {k}", instructions)
+                    sample = _run_checked(targets[side], f"{k}", order, f"run {k}")
+                    if counts is not None:
+                        sample = counts.attach(targets[side], sample, k, f"run {k}")
                 except (BenchmarkFailed, InfrastructureError) as failure:
                     failure.samples = {name: tuple(runs) for name, runs in samples.items()}
                     raise
@@ -223,16 +255,19 @@ def run_single(
     runs: int,
     warmup: int,
     progress: Progress,
-    instructions: Counter | None = None,
+    instructions: Counting | None = None,
 ) -> tuple[Sample, ...]:
-    """`perfgate run`: warm-ups, then `runs` measured runs of one command."""
+    """`perfgate run`: warm-ups, then `runs` measured runs of one command (counted runs
+    first, with `instructions`, as in run_pairs)."""
     _warm_up((target,), warmup, progress)
+    counts = _Counts((target,), instructions, progress) if instructions else None
     samples: list[Sample] = []
     durations: list[float] = []
     for k in range(1, runs + 1):
         progress.run(target.side, k, runs, _seconds_left(durations, runs - k + 1))
         run_started = time.monotonic()
-        samples.append(_run_checked(target, f"{k}", k - 1, f"run {k}", instructions))
+        sample = _run_checked(target, f"{k}", k - 1, f"run {k}")
+        samples.append(counts.attach(target, sample, k, f"run {k}") if counts else sample)
         durations.append(time.monotonic() - run_started)
     return tuple(samples)
 

@@ -53,7 +53,7 @@ def _unit(metric: str, values: list[float]) -> tuple[str, float]:
 
 def _series(results: Results, side: str, metric: str) -> list[float]:
     samples = sorted(results.sides[side].samples, key=lambda s: s.order)
-    return [s.value(metric) for s in samples if s.ok]
+    return [s.value(metric) for s in samples if s.ok and s.has(metric)]
 
 
 def _title_word(text: str) -> str:

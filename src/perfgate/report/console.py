@@ -64,7 +64,7 @@ def _run_rows(side: Side) -> tuple[list[list[str]], list[str]]:
     for title, metric, field in RUN_ROWS:
         if not side.measures(metric):  # instructions: counted only when asked for
             continue
-        s = stats.summarize([float(getattr(sample, field)) for sample in ok])
+        s = stats.summarize([float(getattr(sample, field)) for sample in ok if sample.has(metric)])
         figures = [quantity(metric, v) for v in (s.mean, s.median, s.min, s.max, s.stdev)]
         rows.append([title, *figures, share(s.cv)])
         # stats.noise_warnings already speaks of wall time above its own limit.

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .. import metrics
-from ..compare import stats
+from ..compare import counts, stats
 from ..progress import format_seconds
 from ..results import (
     NO_VERDICT,
@@ -73,6 +73,7 @@ METHODS = frozenset(
         "paired: Wilcoxon signed-rank, Hodges-Lehmann interval",
         "unpaired: Mann-Whitney U, Hodges-Lehmann (Moses) interval",
         "stratified by shard: van Elteren, weighted Hodges-Lehmann interval",
+        counts.METHOD,
     }
 )
 
@@ -259,10 +260,12 @@ def run_table(results: Results) -> str:
         ok = [s for s in side.samples if s.ok]
         if not ok:
             continue
-        for metric in measured_metrics(Side(side.ref, side.sha, tuple(ok))):
-            s = stats.summarize([sample.value(metric) for sample in ok])
+        kept = Side(side.ref, side.sha, tuple(ok))
+        for metric in measured_metrics(kept):
+            values = kept.values(metric)  # the counted runs may be fewer than the measured
+            s = stats.summarize(values)
             rows.append(
-                f"| {known(name, SIDES, cell=True)} | {label(metric)} | {len(ok)} | "
+                f"| {known(name, SIDES, cell=True)} | {label(metric)} | {len(values)} | "
                 f"{quantity(metric, s.median)} | "
                 f"{quantity(metric, s.min)} | {quantity(metric, s.max)} | {share(s.cv)} |"
             )
@@ -502,9 +505,11 @@ def _side_line(name: str, side: Side) -> str:
     if failed:
         line += f" ({failed} failed, not counted)"
     if len(ok) >= 2:
+        kept = Side(side.ref, side.sha, tuple(ok))
         cvs = [
-            f"{label(m)} {share(stats.summarize([s.value(m) for s in ok]).cv)}"
-            for m in measured_metrics(Side(side.ref, side.sha, tuple(ok)))
+            f"{label(m)} {share(stats.summarize(kept.values(m)).cv)}"
+            for m in measured_metrics(kept)
+            if len(kept.values(m)) >= 2  # counted runs may be fewer than the measured
         ]
         line += "; noise (CV): " + ", ".join(cvs)
     return line
@@ -641,7 +646,7 @@ def _shows_something(side: Side, metric: str) -> bool:
     if not side.measures(metric):
         return False
     ordered = sorted((s for s in side.samples if s.ok), key=lambda s: s.order)
-    values = [s.value(metric) for s in ordered]
+    values = [s.value(metric) for s in ordered if s.has(metric)]
     if len(values) < 3:
         return False
     if len(stats.clusters(values)) > 1 or stats.outliers(values):
