@@ -188,11 +188,18 @@ def test_cancelling_the_job_leaves_no_worktree_nothing_root_owned_and_no_success
     assert_next_step_works(run, repo.path)
 
 
+BENCH_USERS = ("perfgate-base", "perfgate-head")
+
+
 def shell_loop(steps: int) -> str:
     """A benchmark whose instruction count grows with `steps`: about 11,000 instructions a
     step in dash (the image's sh), 240,000 to start, so 2,000 steps take 23 million: 1.5 s
-    under callgrind, 13 ms without it."""
-    return f"i=0\nwhile [ $i -lt {steps} ]; do i=$((i + 1)); done\n"
+    under callgrind, 13 ms without it.  Under valgrind (its preload in LD_PRELOAD) it
+    writes the user it runs as to /loot/counted-as-USER: counted runs are contained too."""
+    return (
+        f"i=0\nwhile [ $i -lt {steps} ]; do i=$((i + 1)); done\n"
+        'case "$LD_PRELOAD" in *vgpreload*) id -un >> "/loot/counted-as-$(id -un)" ;; esac\n'
+    )
 
 
 def test_instructions_in_the_image_find_a_two_percent_change_in_five_runs(
@@ -216,6 +223,9 @@ def test_instructions_in_the_image_find_a_two_percent_change_in_five_runs(
         for side in ("base", "head")
     }
     assert instructions_verdict(results) == "unchanged", dump(counts)
+    # Three counted runs a side, each as that side's own unprivileged user, never as root.
+    counted_as = {n: text.split() for n, text in first.loot().items() if "counted-as" in n}
+    assert counted_as == {f"counted-as-{user}": [user] * 3 for user in BENCH_USERS}
     assert results["settings"]["instructions_counter"].startswith("valgrind --tool=callgrind")
 
     chown_tree(repo.path, 0)  # the test's own git commands run as root
