@@ -5,6 +5,7 @@ sides alike); the refusals and the statistics use results files built here."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import os
@@ -15,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 from git_helpers import make_repo
 from github_server import TOKEN
 
@@ -342,3 +344,30 @@ def test_budgets_with_a_shard_are_refused(tmp_path: Path, capsys) -> None:
 def test_a_shard_without_a_results_file_is_refused(tmp_path: Path, capsys) -> None:
     assert cli.main(["gate", "--repo", str(tmp_path), "--shard", "1/2", "--", "true"]) == 2
     assert "shard: give --json FILE" in capsys.readouterr().err
+
+
+def test_the_matrix_workflow_merges_what_its_shards_upload() -> None:
+    """examples/workflows/perfgate-matrix.yml holds together: N matrix entries and K/N, the
+    artifacts each shard uploads are what the merge job downloads and its glob matches, and
+    only the merge job, which runs no pull request code, may write."""
+    root = Path(__file__).resolve().parent.parent
+    workflow = yaml.safe_load((root / "examples/workflows/perfgate-matrix.yml").read_text())
+    assert workflow["permissions"] == {"contents": "read"}
+    shard_job, merge_job = workflow["jobs"]["shard"], workflow["jobs"]["merge"]
+    entries = shard_job["strategy"]["matrix"]["shard"]
+    gate = next(s for s in shard_job["steps"] if s.get("uses", "").startswith("OWNER/perfgate@"))
+    assert gate["with"]["shard"] == "${{ matrix.shard }}/" + str(len(entries))
+    assert entries == list(range(1, len(entries) + 1))
+    assert gate["with"]["github-token"] == ""
+    upload = next(s for s in shard_job["steps"] if "upload-artifact" in s.get("uses", ""))
+    assert upload["with"]["path"] == ".perfgate/perfgate-results.json"
+    download = next(s for s in merge_job["steps"] if "download-artifact" in s.get("uses", ""))
+    merge_step = next(s for s in merge_job["steps"] if "merge" in s.get("with", {}))
+    assert merge_job["needs"] == "shard"
+    assert not any(s.get("uses", "").startswith("actions/checkout") for s in merge_job["steps"])
+    assert merge_job["permissions"]["statuses"] == "write"
+    for k in entries:
+        name = upload["with"]["name"].replace("${{ matrix.shard }}", str(k))
+        assert fnmatch.fnmatch(name, download["with"]["pattern"])
+        landed = f"{download['with']['path']}/{name}/perfgate-results.json"
+        assert fnmatch.fnmatch(landed, merge_step["with"]["merge"])
