@@ -43,11 +43,15 @@ def bench(work: float) -> str:
     return BENCH.format(var=SLOWNESS, work=work)
 
 
-def start_shard(repo: Path, head: str, index: int, out: Path, slowness: float):
+def start_shard(repo, base: str, head: str, index: int, out: Path, slowness: float):
+    """One shard as a matrix job runs it: a checkout of its own (a clone, as each runner
+    has), this runner's slowness in the environment."""
+    checkout = out.with_suffix("")
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(checkout)], check=True)
     env = {**os.environ, SLOWNESS: str(slowness), "PERFGATE_PASS_ENV": SLOWNESS}
     return subprocess.Popen(
         [
-            PY, "-m", "perfgate", "gate", "--repo", str(repo), "--base", "base", "--head", head,
+            PY, "-m", "perfgate", "gate", "--repo", str(checkout), "--base", base, "--head", head,
             "--runs", "4", "--warmup", "0", "--time-threshold", "12%", "--seed", "7",
             "--shard", f"{index}/3", "--json", str(out), "--", PY, "bench.py",
         ],
@@ -61,7 +65,7 @@ def shard_files(tmp_path_factory) -> dict[str, list[Path]]:
     (2.0 s -> 2.6 s), all six processes at once; shard 2 on a runner 30% slower."""
     folder = tmp_path_factory.mktemp("shards")
     repo = make_repo(folder / "project", {"bench.py": bench(2.0), "README.md": "x\n"}, "base")
-    repo.git("branch", "base")
+    base = repo.sha()
     same = repo.commit({"README.md": "y\n"}, "identical code")
     slower = repo.commit({"bench.py": bench(2.6)}, "30% slower")
     files: dict[str, list[Path]] = {}
@@ -69,7 +73,7 @@ def shard_files(tmp_path_factory) -> dict[str, list[Path]]:
     for case, head in (("same", same), ("slower", slower)):
         files[case] = [folder / f"{case}-{k}.json" for k in (1, 2, 3)]
         for k, out in enumerate(files[case], start=1):
-            running.append(start_shard(repo.path, head, k, out, 1.3 if k == 2 else 1.0))
+            running.append(start_shard(repo, base, head, k, out, 1.3 if k == 2 else 1.0))
     for process in running:
         stdout, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stdout + stderr  # a shard decides nothing
