@@ -229,8 +229,9 @@ _BUDGET_KEYS = (
 
 def _is_test_key(name: str) -> bool:
     """A test file path ending in .py, optionally followed by ::names (a pytest node id)."""
-    path, _, rest = name.partition("::")
-    return path.endswith(".py") and not path.startswith("-") and (not _ or bool(rest.strip()))
+    path, separator, rest = name.partition("::")
+    names_a_test = not separator or bool(rest.strip())  # `tests/x.py::` names nothing
+    return path.endswith(".py") and not path.startswith("-") and names_a_test
 
 
 def _amount(where: str, value: Any, units: Mapping[str, float], words: str) -> float:
