@@ -17,7 +17,8 @@ from perfgate.github.publish import (
     status_description,
     status_state,
 )
-from perfgate.report.markdown import GITHUB_COMMENT_LIMIT, render_comment
+from perfgate.report.format import GITHUB_COMMENT_LIMIT
+from perfgate.report.markdown import render_comment
 from perfgate.results import Comparison, Results, Sample, Side
 
 REPO = "octo/widgets"

@@ -30,7 +30,7 @@ from perfgate.errors import ConfigError
 from perfgate.github import action, runner_contract
 from perfgate.github.api import GitHubAPI, GitHubError
 from perfgate.github.publish import publish
-from perfgate.report import format, markdown
+from perfgate.report import details, format, markdown
 from perfgate.report.breakdown import NOTE_CHARS
 from perfgate.results import Environment, Results
 
@@ -151,8 +151,8 @@ def test_long_names_are_cut() -> None:
     # A table cell holds the first 199 characters and "…": "tests/test_x.py::test_" is 22.
     assert "| `tests/test_x.py::test_" + "a" * 177 + "…` |" in evidence
     assert "a" * NOTE_CHARS not in evidence, "a note, perfgate's words around names, is cut too"
-    assert "a" * markdown.COMMAND_CHARS not in text
-    assert len(text) <= markdown.GITHUB_COMMENT_LIMIT
+    assert "a" * details.COMMAND_CHARS not in text
+    assert len(text) <= format.GITHUB_COMMENT_LIMIT
 
 
 def test_invisible_and_reordering_characters_are_shown_not_obeyed() -> None:
@@ -418,7 +418,7 @@ def test_a_comment_of_emoji_stays_within_the_limit_in_bytes() -> None:
         make_results(runs=300), breakdown=hostile_breakdown(names)
     )  # fmt: skip
     text = markdown.render_comment(results, marker="perfgate")
-    assert len(text.encode()) <= markdown.GITHUB_COMMENT_LIMIT
+    assert len(text.encode()) <= format.GITHUB_COMMENT_LIMIT
     assert "#### Which test, which import" in text
 
 

@@ -247,7 +247,7 @@ def huge() -> Results:
 
 def test_size_limit_holds_with_5000_runs_per_side(huge: Results) -> None:
     text = markdown.render_comment(huge, marker="perfgate")
-    assert len(text) <= markdown.GITHUB_COMMENT_LIMIT
+    assert len(text) <= format.GITHUB_COMMENT_LIMIT
     assert text.splitlines()[0] == "<!-- perfgate:perfgate -->"
     assert text.splitlines()[1].startswith("### ❌ perfgate: fail")
     shown = len(re.findall(r"^\| \d+ \| (?:base|head) \|", text, re.MULTILINE))
@@ -277,7 +277,7 @@ def test_size_limit_holds_with_hundreds_of_breakdown_rows(huge: Results) -> None
     notes = tuple(f"test_{i} took {i} ms more than on base, see the log" for i in range(800))
     results = Results(**{**huge.__dict__, "breakdown": Breakdown(notes=notes).to_json()})
     text = markdown.render_comment(results, run_url="https://example.invalid/run/1")
-    assert len(text) <= markdown.GITHUB_COMMENT_LIMIT
+    assert len(text) <= format.GITHUB_COMMENT_LIMIT
     assert "#### Which test, which import" in text
     assert text.rstrip().endswith("(https://example.invalid/run/1)</sub>")
 

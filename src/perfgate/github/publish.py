@@ -18,8 +18,8 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..report.budgets import over_phrases
-from ..report.format import label, one_line, percent
-from ..report.markdown import GITHUB_COMMENT_LIMIT, marker_comment
+from ..report.format import GITHUB_COMMENT_LIMIT, label, one_line, percent
+from ..report.markdown import marker_comment
 from ..results import NO_VERDICT, Results
 from .api import GitHubAPI, GitHubError
 from .runner_contract import Event

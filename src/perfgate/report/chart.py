@@ -12,8 +12,9 @@ import re
 import statistics
 
 from .. import metrics
-from ..results import Results
-from .format import label, plain_number
+from ..compare import stats
+from ..results import Results, Side, measured_metrics
+from .format import GITHUB_COMMENT_LIMIT, label, plain_number
 
 #: Points per line beyond which runs are averaged in bins: a chart of 2,000
 #: points renders slowly, is unreadable, and would eat the comment's size limit.
@@ -123,3 +124,93 @@ def mermaid_runs(results: Results, metric: str) -> str:
     body += [f"    line [{', '.join(plain_number(v) for v in line)}]" for line in lines]
     body.append("```")
     return "\n".join(body)
+
+
+# --- Which charts the comment shows ---------------------------------------------------------
+
+
+#: Runs a side needs before a rank correlation with run order means drift (stats too).
+DRIFT_MIN_RUNS = 8
+
+
+def _shows_something(side: Side, metric: str) -> bool:
+    """Whether a chart of this side's runs tells what the table cannot: two levels of runs,
+    outliers, or a machine that drifted over the job."""
+    if not side.measures(metric):
+        return False
+    ordered = sorted((s for s in side.samples if s.ok), key=lambda s: s.order)
+    values = [s.value(metric) for s in ordered if s.has(metric)]
+    if len(values) < 3:
+        return False
+    if len(stats.clusters(values)) > 1 or stats.outliers(values):
+        return True
+    if len(values) < DRIFT_MIN_RUNS or len(set(values)) == 1:
+        return False
+    rho = stats.spearman([float(s.order) for s in ordered], values)
+    return abs(rho) > stats.DRIFT_RHO
+
+
+def charted_metrics(results: Results) -> list[str]:
+    """One chart for the metric that decided (the first regression, else the first without
+    a verdict, else the first improvement), more only where the runs show something."""
+    compared = [c.metric for c in results.comparisons if c.metric in metrics.BY_NAME]
+    if not compared:
+        return list(measured_metrics(*results.sides.values()))[:1]
+    decided = [
+        c.metric
+        for verdict in ("regression", "inconclusive", "improvement")
+        for c in results.comparisons
+        if c.verdict == verdict and c.metric in metrics.BY_NAME
+    ][:1]
+    chosen = list(decided)
+    for metric in compared:
+        if metric in chosen or not any(_shows_something(s, metric) for s in results.sides.values()):
+            continue
+        if metric == "cpu_time" and "wall_time" in chosen and _cpu_repeats_wall(results):
+            continue
+        chosen.append(metric)
+    return chosen
+
+
+#: CPU time whose runs rank like wall time's (a CPU-bound benchmark) draws the same chart.
+REPEAT_RHO = 0.9
+
+
+def _cpu_repeats_wall(results: Results) -> bool:
+    """Whether every side's CPU times rank as its wall times do: the same chart twice."""
+    for side in results.sides.values():
+        ok = [s for s in side.samples if s.ok]
+        walls = [s.wall_s for s in ok]
+        varies = len(ok) >= 3 and len(set(walls)) > 1
+        if varies and stats.spearman(walls, [s.cpu_s for s in ok]) <= REPEAT_RHO:
+            return False
+    return True
+
+
+def charts_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str:
+    """Base against head in run order, for the metrics `charted_metrics` picks, as fit."""
+    names = chart_sides(results)
+    both = len(names) == 2
+    who = "base against head" if both else "each run"
+    key = (
+        "Base in blue, head in orange; the x axis is the run's order number, as in Raw runs."
+        if both
+        else "The x axis is the run's order number, as in Raw runs."
+    )
+    top = f"<details><summary>Runs in the order they ran: {who}</summary>\n\n{key}\n\n"
+    end = "\n\n</details>"
+    charts: list[str] = []
+    left_out: list[str] = []
+    used = len(top) + len(end) + len("\n\n_not shown for lack of room: wall time, CPU time_")
+    for metric in charted_metrics(results):
+        chart = mermaid_runs(results, metric)
+        if chart and used + len(chart) + 2 <= budget:
+            charts.append(chart)
+            used += len(chart) + 2
+        elif chart:
+            left_out.append(label(metric))
+    if not charts:
+        return ""
+    if left_out:
+        charts.append(f"_not shown for lack of room: {', '.join(left_out)}_")
+    return top + "\n\n".join(charts) + end

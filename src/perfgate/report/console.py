@@ -8,17 +8,10 @@ from .. import metrics
 from ..compare import stats
 from ..results import Results, Side
 from . import budgets
+from .advice import advice_lines, comparison_notes, noise_lines, unexplained_lines
 from .breakdown import culprit_lines
 from .format import interval, label, one_line, quantity, share
-from .markdown import (
-    advice_lines,
-    change_words,
-    comparison_notes,
-    could_see_cell,
-    headline,
-    noise_lines,
-    unexplained_lines,
-)
+from .markdown import change_words, could_see_cell, headline
 
 #: (row title, metric the unit follows, the Sample field read): the registry's metrics,
 #: and beside the gated peak memory of the process tree that of its largest process.

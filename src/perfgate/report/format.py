@@ -12,6 +12,8 @@ import math
 import re
 
 from .. import metrics
+from ..compare import counts
+from ..results import NO_VERDICT
 
 VERDICT_ICONS = {
     "regression": "🔴",
@@ -196,3 +198,43 @@ def plain_number(value: float, significant: int = 4) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+# --- Markdown that outside text cannot break --------------------------------------------------
+
+#: GitHub refuses a comment (or a job summary) longer than this.
+GITHUB_COMMENT_LIMIT = 65_536
+
+
+def code_block(text: str, info: str = "text") -> str:
+    """`text` in a fenced block that no line of it can close."""
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
+#: Words perfgate itself writes into results; any other value came from elsewhere.
+VERDICTS = frozenset({"pass", "fail", "error", NO_VERDICT, *VERDICT_ICONS})
+
+
+SIDES = frozenset({"base", "head", "run"})
+
+
+METHODS = frozenset(
+    {
+        "paired: Wilcoxon signed-rank, Hodges-Lehmann interval",
+        "unpaired: Mann-Whitney U, Hodges-Lehmann (Moses) interval",
+        "stratified by shard: van Elteren, weighted Hodges-Lehmann interval",
+        counts.METHOD,
+    }
+)
+
+
+def known(value: object, words: frozenset[str], *, cell: bool = False) -> str:
+    """`value` as it is when perfgate wrote it, else as outside text."""
+    return value if isinstance(value, str) and value in words else untrusted(value, cell=cell)
+
+
+def metric_label(metric: str, *, cell: bool = False) -> str:
+    """A metric's name for running text; a results file from elsewhere may name anything."""
+    return label(metric) if metric in metrics.BY_NAME else untrusted(metric, cell=cell)
