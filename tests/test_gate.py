@@ -168,8 +168,18 @@ def test_interrupted_gate_leaves_checkout_as_it_was(tmp_path: Path) -> None:
 
 
 def worktrees(repo) -> list[str]:
-    listing = repo.git("worktree", "list", "--porcelain")
-    return [line for line in listing.splitlines() if line.startswith("worktree ")]
+    """The repository's worktrees.  Listed while the gate's `git worktree add` is half
+    done, git fails ("failed to read .git/worktrees/head/commondir"): asked again."""
+    for _ in range(100):
+        try:
+            listing = repo.git("worktree", "list", "--porcelain")
+        except RuntimeError as error:
+            if "commondir" not in str(error) and "gitdir" not in str(error):
+                raise
+            time.sleep(0.05)
+            continue
+        return [line for line in listing.splitlines() if line.startswith("worktree ")]
+    raise AssertionError("git worktree list kept failing")
 
 
 @pytest.mark.parametrize(
