@@ -14,7 +14,7 @@ about half):
 - N shards of R pairs, merged: N windows of 2 R consecutive runs, each from its own
   random place in the recording (another moment, another load), each multiplied,
   both sides alike, by a runner offset; judged by `perfgate merge`'s test (van
-  Elteren's stratified test, stratified.py) through `stats.compare_metric`;
+  Elteren's stratified test, compare/stratified.py) through `stats.compare_metric`;
 - the same shards pooled: the shards' runs judged as if from one machine, to show
   what the stratification buys.
 
