@@ -167,7 +167,11 @@ def new_module_tops(
 
 
 def compare_module(
-    module: str, base: Sequence[ImportRun], head: Sequence[ImportRun], threshold: float
+    module: str,
+    base: Sequence[ImportRun],
+    head: Sequence[ImportRun],
+    threshold: float,
+    heavy_s: float = HEAVY_IMPORT_S,
 ) -> ModuleImportChange:
     a, b = [r.seconds for r in base], [r.seconds for r in head]
     base_s, head_s = statistics.median(a), statistics.median(b)
@@ -190,7 +194,7 @@ def compare_module(
         head_rss_bytes=_median_or_none([r.rss_added_bytes for r in head]),
         base_modules=round(statistics.median(len(r.loaded) for r in base)),
         head_modules=round(statistics.median(len(r.loaded) for r in head)),
-        new_heavy=new_heavy_modules(base, head),
+        new_heavy=new_heavy_modules(base, head, heavy_s),
         newcomers=new_module_tops(base, head)[:NEWCOMERS],
         new_modules=len(head_loaded - base_loaded),
         removed_modules=len(base_loaded - head_loaded),
@@ -200,13 +204,17 @@ def compare_module(
 
 
 def compare_imports(
-    base: ImportProfile, head: ImportProfile, time_threshold: float = 0.05
+    base: ImportProfile,
+    head: ImportProfile,
+    time_threshold: float = 0.05,
+    heavy_s: float = HEAVY_IMPORT_S,
 ) -> ImportComparison:
-    """Each module measured on both sides, base against head."""
+    """Each module measured on both sides, base against head; a new module is heavy from
+    `heavy_s` on (a test plants modules far from that line, whatever the machine's load)."""
     modules = [m for m in head.runs if m in base.runs and base.runs[m] and head.runs[m]]
     return ImportComparison(
         modules=tuple(
-            compare_module(m, base.runs[m], head.runs[m], time_threshold) for m in modules
+            compare_module(m, base.runs[m], head.runs[m], time_threshold, heavy_s) for m in modules
         ),
         threshold=time_threshold,
     )
