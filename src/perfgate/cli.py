@@ -69,7 +69,6 @@ KEY_HELP: dict[str, str] = {
     "pairs, no verdict, exit 0 once the results are written; then perfgate merge",
 }
 CONFIG_HELP = "configuration file (default: .perfgate.yml in the repository)"
-COUNT_KEYS = ("runs", "max-runs", "warmup", "seed")
 #: Switches: `--venv` alone means true; `--venv false` still says it outright.
 BOOL_KEYS = ("venv", "instructions")
 RUN_KEYS = (

@@ -33,9 +33,6 @@ from .leftovers import (
 #: A new module counts as heavy when importing it (with everything it pulls
 #: in) takes at least this long on head.
 HEAVY_IMPORT_S = 0.010
-#: Or when the whole import grew by this much memory and this module is the
-#: largest newcomer.
-HEAVY_IMPORT_BYTES = 5 * 2**20
 #: How many new modules an import's record keeps (the costliest).
 NEWCOMERS = 10
 #: Import-time changes below this are not worth a reviewer's attention.

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .api import DEFAULT_API_URL, api_url_from_env
 
 #: The SHA GitHub puts in `before` when a push created the branch.
 NO_COMMIT = "0" * 40
 DEFAULT_SERVER_URL = "https://github.com"
-DEFAULT_API_URL = "https://api.github.com"
 
 
 # --- Inputs ---------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ class GitHubContext:
         sha = environ.get("GITHUB_SHA", "")
         return cls(
             repository=environ.get("GITHUB_REPOSITORY") or event.repository or "",
-            api_url=(environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+            api_url=api_url_from_env(environ),
             server_url=(environ.get("GITHUB_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/"),
             run_id=environ.get("GITHUB_RUN_ID", ""),
             event_name=name,
