@@ -421,6 +421,18 @@ def test_shards_post_nothing_and_the_merge_step_publishes_one_verdict(
     (comment,) = github_server.comments[(REPO, 12)]
     assert "2 shards, base and head compared within each" in comment["body"]
     assert "2 shards, base and head compared within each" in summary
+    # A run about another commit (say a results file the pull request carried in its own
+    # tree, which cannot name the commit that contains it) is refused, and posts nothing.
+    other = repo.commit({"README.md": "another commit\n"}, "another")
+    elsewhere, _, _ = run_entrypoint(
+        tmp_path, github_server, repo, event(tmp_path, base, other), other,
+        merge="shards/*/perfgate-results.json",
+    )  # fmt: skip
+    assert elsewhere.returncode == 2, elsewhere.stdout + elsewhere.stderr
+    assert f"merge: the shards measured head {head}, but this run is about {other[:12]}" in (
+        elsewhere.stdout
+    )
+    assert (REPO, other) not in github_server.statuses
     nothing, _, _ = run_entrypoint(
         tmp_path, github_server, repo, event(tmp_path, base, head), head, merge="none/*.json"
     )

@@ -188,7 +188,7 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
             mark_safe_directory(workspace)
             if inputs.get("merge", "").strip():
                 with runner_contract.group("perfgate: merging the shards' results"):
-                    outcome = merge_files(workspace, inputs["merge"])
+                    outcome = merge_files(workspace, inputs["merge"], context.sha)
             else:
                 cfg = load_config(inputs, context, workspace)
                 image.check_python(environ, cfg)  # the Docker action's one Python, else no-op
@@ -219,7 +219,7 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     return outcome.exit_code
 
 
-def merge_files(workspace: Path, pattern: str) -> Outcome:
+def merge_files(workspace: Path, pattern: str, checked_out: str = "") -> Outcome:
     """The `merge` input: every results file the glob matches in the workspace (the
     artifacts of the shard jobs), merged into one verdict as `perfgate merge` does."""
     matches = sorted(glob.glob(pattern.strip(), root_dir=workspace, recursive=True))
@@ -230,7 +230,27 @@ def merge_files(workspace: Path, pattern: str) -> Outcome:
             "shards' results files (downloaded artifacts), e.g. shards/*/perfgate-results.json"
         )
     named = [(_relative(path, workspace), shards.read(path)) for path in files]
-    return Outcome(*shards.merge(named))
+    outcome = Outcome(*shards.merge(named))
+    check_measured_commit(outcome.results, checked_out)
+    return outcome
+
+
+def check_measured_commit(results: Results, checked_out: str) -> None:
+    """The shards must have measured the commit this run is about (GITHUB_SHA, the same in
+    every job of a workflow run), or the merge would post their verdict on another commit.
+
+    This is what stops a results file the pull request carries in its own tree (say at
+    the path a workflow uploads): it cannot name the commit that contains it.
+    """
+    head = results.sides.get("head")
+    if not checked_out or results.verdict == "error":
+        return  # a failed shard fails the merge already; outside Actions nothing to check
+    measured = head.sha if head is not None else ""
+    if measured != checked_out:
+        raise ConfigError(
+            f"merge: the shards measured head {one_line(measured, 40) or 'none'}, but this run is "
+            f"about {checked_out[:12]}; merge the results of this workflow run's shard jobs"
+        )
 
 
 @contextlib.contextmanager
