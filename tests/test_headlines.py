@@ -29,6 +29,7 @@ from sample_comments import (
 )
 
 from perfgate import cli, pipeline
+from perfgate.compare import stats
 from perfgate.compare.tests import Breakdown
 from perfgate.github.publish import status_description, status_state
 from perfgate.report import console, markdown
@@ -250,13 +251,21 @@ def test_a_slower_collection_is_red_and_named_in_the_headline():
     assert_every_red_is_in_the_headline(text)
 
 
-def test_unpaired_statistics_say_the_pairs_only_set_the_order():
-    text = markdown.render_comment(make_results())
-    details = text[text.index("<summary>Details</summary>") :]
-    assert "- run order seed: 5 (base and head run in pairs of shuffled order" in details
-    methods = {c.method for c in make_results().comparisons}
-    note = "(the pairs only set the run order: the runs are compared as two samples)"
-    assert (note in details) == any(m.startswith("unpaired") for m in methods)
+def test_the_details_say_how_the_pairs_entered_the_test():
+    """Paired: what the p-value counts; unpaired: that the pairs only set the order (else
+    'pairs of shuffled order' beside a two-sample test reads as a contradiction)."""
+    results = make_results()
+    paired = "paired: the p-value counts the ways the coin flips of the pairs' order could"
+    unpaired = "unpaired: the pairs only set the run order, the runs are compared as two samples"
+    for method, said, unsaid in (
+        (stats.PAIRED_METHOD, paired, unpaired),
+        (stats.UNPAIRED_METHOD, unpaired, paired),
+    ):
+        comparisons = tuple(dataclasses.replace(c, method=method) for c in results.comparisons)
+        text = markdown.render_comment(dataclasses.replace(results, comparisons=comparisons))
+        details = text[text.index("<summary>Details</summary>") :]
+        assert "- run order seed: 5 (base and head run in pairs of shuffled order" in details
+        assert said in details and unsaid not in details
 
 
 def test_a_memory_growth_no_culprit_accounts_for_is_said_unexplained():

@@ -75,21 +75,6 @@ def test_mann_whitney_large_samples_use_the_normal_approximation() -> None:
     assert ranks.mann_whitney_p(a, b) == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_signed_rank_matches_scipy_exact(seed: int) -> None:
-    rng = random.Random(seed)
-    d = [rng.gauss(0.03, 0.1) for _ in range(rng.randint(4, 25))]
-    expected = scipy_stats.wilcoxon(d, method="exact").pvalue
-    assert ranks.signed_rank_p(d) == pytest.approx(expected, rel=1e-9)
-
-
-def test_signed_rank_matches_scipy_approx_with_ties_and_zeros() -> None:
-    rng = random.Random(9)
-    d = [round(rng.gauss(0.05, 0.1), 1) for _ in range(80)] + [0.0, 0.0]
-    expected = scipy_stats.wilcoxon(d, method="approx", correction=True).pvalue
-    assert ranks.signed_rank_p(d) == pytest.approx(expected, rel=1e-9)
-
-
 def _rank_sum(x, y, axis=-1):
     import numpy as np
 
@@ -115,27 +100,6 @@ def test_mann_whitney_with_ties_is_the_exact_permutation_p(seed: int) -> None:
     assert ranks.mann_whitney_p(a, b) == pytest.approx(reference, rel=1e-9)
 
 
-def _signed_rank_sum(d, axis=-1):
-    import numpy as np
-
-    ranks = scipy_stats.rankdata(np.abs(d), axis=axis)
-    n = d.shape[axis]
-    return np.abs((ranks * (d > 0)).sum(axis=axis) - n * (n + 1) / 4)
-
-
-def test_signed_rank_with_ties_is_the_exact_sign_flip_p() -> None:
-    d = [0.1, 0.1, 0.2, 0.2, 0.2, 0.3, -0.1, 0.4, 0.1, -0.2]
-    reference = scipy_stats.permutation_test(
-        (d,),
-        _signed_rank_sum,
-        permutation_type="samples",
-        n_resamples=10**6,
-        vectorized=True,
-        alternative="greater",
-    ).pvalue
-    assert ranks.signed_rank_p(d) == pytest.approx(reference, rel=1e-9)
-
-
 def test_constant_memory_growth_is_significant_with_five_runs() -> None:
     assert ranks.mann_whitney_p([5e6] * 5, [6e7] * 5) == pytest.approx(2 / 252)
     base, head = separate([1.0, 1.01, 0.99, 1.0, 1.02], [1.0, 1.01, 0.99, 1.0, 1.02])
@@ -144,26 +108,9 @@ def test_constant_memory_growth_is_significant_with_five_runs() -> None:
     assert memory.verdict == "regression"
 
 
-def test_signed_rank_of_no_differences_is_one() -> None:
-    assert ranks.signed_rank_p([0.0, 0.0, 0.0]) == 1.0
-
-
 def brute_force_interval(values: list[float], k: int) -> tuple[float, float]:
     ordered = sorted(values)
     return ordered[k - 1], ordered[len(ordered) - k]
-
-
-def test_walsh_interval_is_the_hodges_lehmann_estimate_and_its_order_statistics() -> None:
-    rng = random.Random(4)
-    d = [rng.gauss(0.1, 0.2) for _ in range(12)]
-    walsh = [(d[i] + d[j]) / 2 for i in range(12) for j in range(i, 12)]
-    estimate, low, high = ranks.walsh_interval(d)
-    assert estimate == pytest.approx(statistics.median(walsh))
-    # The critical value from all 2^12 sign patterns: the largest c with P(T+ < c) <= 2.5%.
-    sums = [sum(r for r in range(1, 13) if mask >> (r - 1) & 1) for mask in range(2**12)]
-    c = max(k for k in range(79) if sum(t < k for t in sums) / 2**12 <= 0.025)
-    assert c == 14  # the textbook table's 13, plus one for the 1-based order statistic
-    assert (low, high) == pytest.approx(brute_force_interval(walsh, c))
 
 
 def test_moses_interval_covers_the_true_shift_about_95_percent_of_the_time() -> None:
@@ -238,17 +185,39 @@ def test_clear_slowdown_is_a_regression_paired() -> None:
     assert wall.p_value < sequential.ALPHA
 
 
-def test_interleaved_runs_are_compared_unpaired_by_default() -> None:
-    """The corpus tuning chose the two-sample test (see stats.PAIRED); its figures must
-    be the Mann-Whitney p and the Moses interval of the log values, not the pairs'."""
+def _head_rank_sum(x, y, axis=-1):
+    import numpy as np
+
+    ranks = scipy_stats.rankdata(np.concatenate([x, y], axis=axis), axis=axis)
+    return ranks[..., x.shape[axis] :].sum(axis=axis)
+
+
+def test_interleaved_runs_are_judged_against_their_pairs_coin_flips_by_default() -> None:
+    """stats.PAIRED: the p-value is the share of the 2^12 within-pair label swaps whose
+    head rank sum is as high (scipy's permutation test over the pairs), and the change
+    is still the Hodges-Lehmann shift of the logs."""
+    import numpy as np
+
     rng = random.Random(11)
     base, head = interleaved(noisy(rng, 12, 1.0, 0.03), noisy(rng, 12, 1.3, 0.03))
     wall = by_metric(base, head)["wall_time"]
-    assert wall.method.startswith("unpaired")
+    assert wall.method.startswith("paired")
     assert wall.verdict == "regression"
-    a, b = base.values("wall_time"), head.values("wall_time")
-    expected_p = scipy_stats.mannwhitneyu(b, a, alternative="greater", method="exact").pvalue
+    by_order = sorted(base.samples + head.samples, key=lambda s: s.order)
+    pairs = {}
+    for sample in by_order:
+        pairs.setdefault(sample.order // 2, {})["head" if sample in head.samples else "base"] = (
+            math.log(sample.wall_s)
+        )
+    xs = np.array([pairs[k]["base"] for k in sorted(pairs)])
+    ys = np.array([pairs[k]["head"] for k in sorted(pairs)])
+    expected_p = scipy_stats.permutation_test(
+        (xs, ys), _head_rank_sum, permutation_type="samples", n_resamples=np.inf,
+        vectorized=True, alternative="greater",
+    ).pvalue  # fmt: skip
+    assert expected_p == pytest.approx(2**-12)  # every pair has head above base
     assert wall.p_value == pytest.approx(expected_p, rel=1e-9)
+    a, b = base.values("wall_time"), head.values("wall_time")
     log_shifts = [math.log(y) - math.log(x) for x in a for y in b]
     assert wall.change == pytest.approx(math.expm1(statistics.median(log_shifts)), rel=1e-9)
 
@@ -446,8 +415,8 @@ def test_three_counts_that_agree_decide_where_the_rank_test_cannot() -> None:
     assert found.method.startswith("counts that agree") and math.isnan(found.p_value)
     best = scipy_stats.mannwhitneyu([4, 5, 6], [1, 2, 3], alternative="greater", method="exact")
     assert best.pvalue == pytest.approx(1 / 20) and best.pvalue > stats.ALPHA
-    # Wall time of the same runs is still judged over all ten.
-    assert stats.compare_metric(base, head, "wall_time", 0.05).method.startswith("unpaired")
+    # Wall time of the same runs is still judged over all ten, pair by pair.
+    assert stats.compare_metric(base, head, "wall_time", 0.05).method.startswith("paired")
 
 
 def test_counts_that_vary_more_than_a_quarter_of_the_threshold_get_the_rank_test() -> None:
@@ -570,16 +539,6 @@ def test_one_sided_mann_whitney_with_ties_is_the_exact_permutation_p() -> None:
     assert ranks.mann_whitney_greater_p(a, b) == pytest.approx(reference, rel=1e-9)
 
 
-def test_one_sided_signed_rank_matches_scipy() -> None:
-    rng = random.Random(5)
-    d = [rng.gauss(0.4, 1) for _ in range(14)]
-    exact = scipy_stats.wilcoxon(d, alternative="greater", method="exact").pvalue
-    assert ranks.signed_rank_greater_p(d) == pytest.approx(exact, rel=1e-9)
-
-
-# --- numbers that agree -----------------------------------------------------------------------
-
-
 def test_a_regression_found_is_never_above_the_detectable_change() -> None:
     """The demo's contradiction: a +33% regression printed with "could not have detected
     under 33.4%" (power against zero at 80%).  Now: the change this run calls a
@@ -698,3 +657,14 @@ def test_more_runs_than_planned_are_one_last_look() -> None:
         look.final
         and look.regression_level == sequential.Plan({}, 10, 30).look(30).regression_level
     )
+
+
+def test_more_pairs_than_the_pairs_interval_can_afford_are_judged_as_two_samples() -> None:
+    """Up to stats.MAX_PAIRS (300) pairs the coin flips judge; at 301 the two-sample test,
+    whose interval thins the runs instead of searching all 90,601 ratios."""
+    rng = random.Random(8)
+    for n, method in ((300, "paired"), (301, "unpaired")):
+        walls = noisy(rng, n, 1.0, 0.02)
+        base, head = interleaved(walls, [w * 1.3 for w in walls])
+        found = stats.compare_metric(base, head, "wall_time", 0.05)
+        assert found.method.startswith(method) and found.verdict == "regression"

@@ -50,18 +50,6 @@ def _ranks(values: Sequence[float]) -> tuple[list[float], list[int]]:
     return ranks, ties
 
 
-@functools.lru_cache(maxsize=256)
-def _signed_rank_counts(n: int) -> tuple[int, ...]:
-    """How many of the 2^n sign patterns give each rank sum T+ = 0 .. n(n+1)/2."""
-    counts = [1]
-    for rank in range(1, n + 1):
-        grown = counts + [0] * rank
-        for t, c in enumerate(counts):
-            grown[t + rank] += c
-        counts = grown
-    return tuple(counts)
-
-
 @functools.lru_cache(maxsize=1024)
 def _rank_sum_counts(m: int, n: int) -> tuple[int, ...]:
     """How many of the C(m+n, m) arrangements give each Mann-Whitney U = 0 .. m*n."""
@@ -142,25 +130,6 @@ def _normal_p(statistic: float, mean: float, var: float, tail: str) -> float:
     return min(1.0, 2 * _norm_sf(max(abs(statistic - mean) - 0.5, 0) / math.sqrt(var)))
 
 
-def signed_rank_p(differences: Sequence[float], tail: str = "two-sided") -> float:
-    """Wilcoxon signed-rank p-value, two-sided or that the differences tend to be positive
-    (`greater`); zero differences are dropped (as scipy's zero_method='wilcox').  Exact
-    (with ties: over the mid-ranks) up to the limits, normal with tie correction beyond."""
-    nonzero = [d for d in differences if d != 0]
-    n = len(nonzero)
-    if n == 0:
-        return 1.0
-    ranks, ties = _ranks([abs(d) for d in nonzero])
-    t_plus = sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0)
-    if n <= EXACT_LIMIT and all(t == 1 for t in ties):
-        return _tail_p(_signed_rank_counts(n), t_plus, n * (n + 1) / 4, tail)
-    if n <= EXACT_TIES_LIMIT:
-        doubled = [round(2 * r) for r in ranks]
-        return _tail_p(_subset_sums(doubled), round(2 * t_plus), sum(doubled) / 2, tail)
-    var = n * (n + 1) * (2 * n + 1) / 24 - sum(t**3 - t for t in ties) / 48
-    return _normal_p(t_plus, n * (n + 1) / 4, var, tail)
-
-
 def mann_whitney_p(a: Sequence[float], b: Sequence[float], tail: str = "two-sided") -> float:
     """Mann-Whitney U p-value, two-sided or that `a` tends to be larger than `b`
     (`greater`, scipy's mannwhitneyu(a, b, alternative='greater')): exact without ties (up
@@ -185,11 +154,6 @@ def mann_whitney_p(a: Sequence[float], b: Sequence[float], tail: str = "two-side
 def mann_whitney_greater_p(a: Sequence[float], b: Sequence[float]) -> float:
     """One-sided p-value that `b` (head) tends to be larger than `a` (base)."""
     return mann_whitney_p(b, a, "greater")
-
-
-def signed_rank_greater_p(differences: Sequence[float]) -> float:
-    """One-sided p-value that the differences (head - base) tend to be positive."""
-    return signed_rank_p(differences, "greater")
 
 
 def smallest_p(m: int, n: int) -> float:
@@ -218,24 +182,6 @@ def _thinned(values: Sequence[float]) -> list[float]:
     ordered = sorted(values)
     step = (len(ordered) - 1) / (MAX_INTERVAL_VALUES - 1)
     return [ordered[round(i * step)] for i in range(MAX_INTERVAL_VALUES)]
-
-
-def walsh_interval(
-    differences: Sequence[float], confidence: float = CONFIDENCE
-) -> tuple[float, float, float]:
-    """Hodges-Lehmann estimate of a paired shift (median of the Walsh averages) and its
-    distribution-free interval from the signed-rank distribution."""
-    differences = _thinned(differences)
-    n = len(differences)
-    walsh = sorted((differences[i] + differences[j]) / 2 for i in range(n) for j in range(i, n))
-    alpha = 1 - confidence
-    if n <= EXACT_LIMIT:
-        k = _critical_count(_signed_rank_counts(n), alpha)
-    else:
-        sd = math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
-        k = int(math.floor(n * (n + 1) / 4 - _norm_ppf(1 - alpha / 2) * sd))
-    low, high = _interval_from_sorted(walsh, k)
-    return statistics.median(walsh), low, high
 
 
 def moses_interval(

@@ -13,15 +13,9 @@ from dataclasses import dataclass
 
 from .. import metrics
 from ..results import Comparison, Side, measured_metrics
+from . import pairs as pair_tests
 from .counts import agree, compare_counts
-from .ranks import (
-    CONFIDENCE,
-    _ranks,
-    mann_whitney_greater_p,
-    moses_interval,
-    signed_rank_greater_p,
-    walsh_interval,
-)
+from .ranks import CONFIDENCE, _ranks, mann_whitney_greater_p, moses_interval
 from .sequential import _NORMAL, ALPHA, FIXED, INTERIM_MARGIN, POWER, Look, Plan
 
 
@@ -50,14 +44,17 @@ def summarize(values: Sequence[float]) -> Summary:
     )
 
 
-#: Whether interleaved runs are compared pair by pair (Wilcoxon signed-rank on
-#: the log-ratios) or as two samples (Mann-Whitney U).  Tuned on the noise
-#: corpus: the unpaired test found more at every run count at equal or fewer
-#: false alarms (a 5% slowdown at 20 runs: 80% against 68%; 10%: 97% against
-#: 88%), because a single burst spoils a whole pair's difference but only one
-#: rank of the unpaired test.  The interleaving still matters: alternating runs
-#: let drift hit both sides alike, so the unpaired comparison is not biased by it.
-PAIRED = False
+#: Whether interleaved runs are judged against their pairs' coin flips (compare/pairs.py:
+#: Mann-Whitney's statistic, the within-pair swaps as its null) or as two samples (plain
+#: Mann-Whitney).  The swaps are the null the design guarantees; on the recorded noise
+#: they find as much as the two-sample test on the quiet corpus (a 10% slowdown at 20
+#: runs: 98.7% against 97.0%) and three times as much on the loaded one (24.6% against
+#: 8.5%), where drift makes the two-sample test's null too wide (docs/benchmarks.md).
+#: The Wilcoxon signed-rank test on the pairs' ratios, tried first, lost to both: one
+#: burst spoils a whole pair's ratio, but moves only one run in the pooled ranking.
+PAIRED = True
+PAIRED_METHOD = "paired: Mann-Whitney U against the pairs' coin flips, Hodges-Lehmann interval"
+UNPAIRED_METHOD = "unpaired: Mann-Whitney U, Hodges-Lehmann (Moses) interval"
 
 # --- Comparing two sides ----------------------------------------------------------------------
 
@@ -67,7 +64,8 @@ def paired_values(base: Side, head: Side, metric: str) -> list[tuple[float, floa
 
     Runs 2k and 2k + 1 of the schedule form pair k.  Two separately recorded
     runs (`perfgate compare a.json b.json`) number their runs from 0 each and
-    do not pair: their orders collide.
+    do not pair: their orders collide.  Instructions counted in some runs only
+    (counts.py) do not pair either.
     """
     by_pair: dict[int, dict[str, float]] = {}
     for name, side in (("base", base), ("head", head)):
@@ -75,8 +73,8 @@ def paired_values(base: Side, head: Side, metric: str) -> list[tuple[float, floa
             if sample.order < 0:
                 return None
             slot = by_pair.setdefault(sample.order // 2, {})
-            if name in slot:
-                return None
+            if name in slot or not sample.has(metric):
+                return None  # orders collide, or a count of some runs only (counts.py)
             slot[name] = sample.value(metric)
     if not by_pair or any(len(slot) != 2 for slot in by_pair.values()):
         return None
@@ -91,11 +89,18 @@ MIN_RUNS = 4
 TIME_FLOOR_S = 0.001
 
 
+#: The most pairs judged by their coin flips; the two-sample test takes more.
+MAX_PAIRS = 300
+
+
 def use_pairs(pairs: int, alpha: float) -> bool:
-    """Pair the runs once there are enough pairs for the signed-rank test to reach
+    """Judge by the pairs once there are enough of them for the swap test to reach
     `alpha` without every pair agreeing (its smallest p is 1 / 2^n); below that the
-    unpaired test resolves more (5 runs a side can reach p = 0.004)."""
-    return pairs >= math.log2(4 / alpha)  # 1 / 2^n <= alpha / 4
+    two-sample test resolves more (5 runs a side can reach p = 0.004).  The choice
+    depends on the run count and the level only, never on the runs, so each look's
+    test keeps its level.  Beyond MAX_PAIRS the pairs' interval (a search over all n^2
+    ratios) would cost seconds, and the two-sample one is thinned instead (ranks.py)."""
+    return math.log2(4 / alpha) <= pairs <= MAX_PAIRS  # 1 / 2^n <= alpha / 4
 
 
 def too_short(metric: str, a: Sequence[float], b: Sequence[float]) -> str | None:
@@ -158,21 +163,20 @@ def compare_metric(
     if test is not None:
         greater, less, interval, method = test(xs, ys)
     elif pairs is not None and use_pairs(len(pairs), look.regression_level):
-        differences = [math.log(h) - math.log(x) for x, h in pairs]
-        greater = signed_rank_greater_p(differences)
-        less = signed_rank_greater_p([-d for d in differences])
+        xs, ys = [math.log(x) for x, _ in pairs], [math.log(h) for _, h in pairs]
+        greater, less = pair_tests.p_values(xs, ys)
 
         def interval(confidence: float) -> tuple[float, float, float]:
-            return walsh_interval(differences, confidence)
+            return pair_tests.interval(xs, ys, confidence)
 
-        method = "paired: Wilcoxon signed-rank, Hodges-Lehmann interval"
+        method = PAIRED_METHOD
     else:
         greater, less = mann_whitney_greater_p(xs, ys), mann_whitney_greater_p(ys, xs)
 
         def interval(confidence: float) -> tuple[float, float, float]:
             return moses_interval(xs, ys, confidence)
 
-        method = "unpaired: Mann-Whitney U, Hodges-Lehmann (Moses) interval"
+        method = UNPAIRED_METHOD
     estimate, low, high = interval(CONFIDENCE)
     _, eq_low, eq_high = interval(1 - 2 * look.equivalence_level)
     # Before the last look a change must be past the threshold beyond doubt, not only

@@ -137,12 +137,9 @@ def trusted_config_file(workspace: Path, base: str | None, name: str, folder: Pa
         return None
     head_copy = workspace / name
     if head_copy.is_file() and head_copy.read_text(encoding="utf-8") != shown.stdout:
-        print(
-            runner_contract.warning(
-                f"{name} differs in this pull request; the base commit's copy is used "
-                "until the change lands"
-            ),
-            flush=True,
+        runner_contract.warn(
+            f"{name} differs in this pull request; the base commit's copy is used "
+            "until the change lands"
         )
     trusted = folder / Path(name).name
     trusted.write_text(shown.stdout, encoding="utf-8")
@@ -280,17 +277,14 @@ class _Target:
 
     def post(self, results: Results, body: str) -> None:
         if not self.token:
-            print(runner_contract.warning("no github-token: nothing posted to GitHub"), flush=True)
+            runner_contract.warn("no github-token: nothing posted to GitHub")
             return
         if not (self.context.repository and self.context.status_sha):
             return
         try:
             _publish(results, body, self.token, self.context, self.name, self.comment)
         except Exception as problem:  # e.g. a token no HTTP header can carry
-            print(
-                runner_contract.warning(f"publishing failed: {type(problem).__name__}: {problem}"),
-                flush=True,
-            )
+            runner_contract.warn(f"publishing failed: {type(problem).__name__}: {problem}")
 
 
 def _stop(
@@ -360,12 +354,7 @@ def _attempt(what: str, action: Callable[..., T], *args: Any) -> T | None:
     try:
         return action(*args)
     except Exception as problem:
-        print(
-            runner_contract.warning(
-                f"could not write the {what}: {type(problem).__name__}: {problem}"
-            ),
-            flush=True,
-        )
+        runner_contract.warn(f"could not write the {what}: {type(problem).__name__}: {problem}")
         return None
 
 
@@ -392,11 +381,8 @@ def results_folder(workspace: Path) -> Path:
         return path
     fresh = Path(tempfile.mkdtemp(prefix=f"{RESULTS_DIR}-", dir=workspace))
     fresh.chmod(0o755)
-    print(
-        runner_contract.warning(
-            f"{RESULTS_DIR} in the checkout is not a folder; the results are in {fresh.name}"
-        ),
-        flush=True,
+    runner_contract.warn(
+        f"{RESULTS_DIR} in the checkout is not a folder; the results are in {fresh.name}"
     )
     return fresh
 
@@ -496,14 +482,11 @@ def _publish(
             print(f"status {context_name!r}: {report.status_state}", flush=True)
         # Publishing trouble is a warning: the verdict, the summary and the files stand.
         for message in (*report.warnings, *report.errors):
-            print(runner_contract.warning(f"publishing: {message}"), flush=True)
+            runner_contract.warn(f"publishing: {message}")
         if report.warnings and context.event.from_fork:
-            print(
-                runner_contract.warning(
-                    "a fork's pull request gets a read-only token: see docs/action.md, "
-                    "'Pull requests from forks', for the two-workflow pattern"
-                ),
-                flush=True,
+            runner_contract.warn(
+                "a fork's pull request gets a read-only token: see docs/action.md, "
+                "'Pull requests from forks', for the two-workflow pattern"
             )
 
 

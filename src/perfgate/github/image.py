@@ -152,12 +152,9 @@ def check_python(environ: Mapping[str, str], cfg: Config, version: Version | Non
         try:
             met = allows(spec, version)
         except UnsupportedSpecifier as unknown:
-            print(
-                runner_contract.warning(
-                    f"{where}: requires-python {spec!r}: cannot read {str(unknown)!r}; "
-                    f"the image runs Python {shown}"
-                ),
-                flush=True,
+            runner_contract.warn(
+                f"{where}: requires-python {spec!r}: cannot read {str(unknown)!r}; "
+                f"the image runs Python {shown}"
             )
             continue
         if not met:

@@ -293,6 +293,12 @@ def warning(message: str, title: str = "perfgate") -> str:
     return workflow_command("warning", message, title=title)
 
 
+def warn(message: str) -> None:
+    """Print a warning annotation now: flushed, so that it lands in the log beside the
+    step that caused it, not after the container's buffered output."""
+    print(warning(message), flush=True)
+
+
 def add_mask(value: str) -> str:
     return workflow_command("add-mask", value)
 

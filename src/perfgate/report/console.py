@@ -25,9 +25,6 @@ RUN_ROWS = tuple(
         else [(m.label, m.name, m.field)]
     )
 )  # fmt: skip
-#: Above this coefficient of variation a timing is too noisy to trust: a
-#: change of a few percent would drown in it.
-NOISY_TIME_CV = 0.05
 ANSI = {
     "fail": "\033[1;31m",
     "error": "\033[1;33m",
@@ -60,15 +57,14 @@ def _run_rows(side: Side) -> tuple[list[list[str]], list[str]]:
         s = stats.summarize([float(getattr(sample, field)) for sample in ok if sample.has(metric)])
         figures = [quantity(metric, v) for v in (s.mean, s.median, s.min, s.max, s.stdev)]
         rows.append([title, *figures, share(s.cv)])
-        # stats.noise_warnings already speaks of wall time above its own limit.
-        said = metric == "wall_time" and s.cv > stats.NOISY_CV
-        timed = metrics.unit(metric) == metrics.SECONDS
-        if timed and len(ok) > 1 and s.cv > NOISY_TIME_CV and not said:
-            cpu = ", gate on CPU time" if metric == "wall_time" else ""
+        # One limit for "too noisy" (stats.NOISY_CV); stats.noise_warnings already
+        # speaks of wall time, so the run report adds the other timed metrics only.
+        timed = metrics.unit(metric) == metrics.SECONDS and metric != "wall_time"
+        if timed and len(ok) > 1 and s.cv > stats.NOISY_CV:
             warnings.append(
                 f"warning: {title} varies by {share(s.cv)} between runs (CV above "
-                f"{share(NOISY_TIME_CV, 0)}): too noisy to trust a change smaller than a few "
-                f"times that; add runs{cpu}, or use a quieter machine"
+                f"{share(stats.NOISY_CV, 0)}): too noisy to trust a change smaller than a few "
+                "times that; add runs, or use a quieter machine"
             )
     return rows, warnings
 

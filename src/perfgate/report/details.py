@@ -139,11 +139,18 @@ MAX_SHARD_LINES = 12
 
 
 def _unpaired_note(methods: list[str]) -> str:
-    """Pairs set the run order; an unpaired test must say so beside them, or it reads as a
-    contradiction."""
+    """How the pairs enter the test: an unpaired test must say that they only set the run
+    order, or it reads as a contradiction; the paired one, what its p-value counts."""
+    notes = []
+    if any(method.startswith("paired") for method in methods):
+        notes.append(
+            "paired: the p-value counts the ways the coin flips of the pairs' order could "
+            "have fallen, so a machine that drifts cannot fake a change"
+        )
     if any(method.startswith("unpaired") for method in methods):
-        return " (the pairs only set the run order: the runs are compared as two samples)"
-    return ""
+        notes.append("unpaired: the pairs only set the run order, the runs are compared as "
+                     "two samples")  # fmt: skip
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def command_text(command: str) -> str:

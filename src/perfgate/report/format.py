@@ -12,7 +12,7 @@ import math
 import re
 
 from .. import metrics
-from ..compare import counts
+from ..compare import counts, stats
 from ..results import NO_VERDICT
 
 VERDICT_ICONS = {
@@ -222,8 +222,8 @@ SIDES = frozenset({"base", "head", "run"})
 
 METHODS = frozenset(
     {
-        "paired: Wilcoxon signed-rank, Hodges-Lehmann interval",
-        "unpaired: Mann-Whitney U, Hodges-Lehmann (Moses) interval",
+        stats.PAIRED_METHOD,
+        stats.UNPAIRED_METHOD,
         "stratified by shard: van Elteren, weighted Hodges-Lehmann interval",
         counts.METHOD,
     }

@@ -1,0 +1,119 @@
+"""The rank test the interleaved design justifies: Mann-Whitney's statistic, judged
+against the coin flips that set each pair's order (pure).
+
+Why: perfgate runs base and head in pairs whose order is a coin flip per pair
+(measure/schedule.py).  With identical code, swapping the labels of a pair
+gives data exactly as likely as the data seen, so the 2^n swaps of n pairs are
+the null distribution that the design itself guarantees (a randomization test,
+Fisher's): no assumption about the noise is needed, not even that runs are
+exchangeable across the whole gate.  The two-sample Mann-Whitney test assumes
+that they are; on a runner that drifts (the load of its neighbours comes and
+goes) a pair's two runs sit close together in the pooled ranking, Mann-Whitney's
+null is then too wide and it finds much less (on the loaded noise corpus a 10%
+slowdown at 20 runs a side: 9% against 25%, docs/benchmarks.md).  When the first
+run of a pair is always slower (a cold cache) it is the other way round, and
+only the swap distribution keeps the level.
+
+The statistic is Mann-Whitney's (the head runs' rank sum in the pooled
+ranking), so its shift estimate is the same Hodges-Lehmann shift.  Swapping
+pair k's labels moves that rank sum by the distance d_k between the pair's two
+ranks: the rank sum is, up to a constant, T = sum of d_k over the pairs whose
+head ranks above its base, and under the null T is the sum of a random subset
+of the d_k.  Counted exactly (a product of polynomials) up to EXACT_PAIRS,
+normal beyond.  docs/statistics.md writes it down.
+
+Every function takes the logs of base and head runs in pair order (index k is pair k).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import statistics
+from collections.abc import Sequence
+
+from .ranks import _normal_p, _ranks
+
+#: Up to this many pairs the swap distribution is counted exactly (a few milliseconds);
+#: beyond, the sum of n independent ± terms is close to normal.
+EXACT_PAIRS = 60
+
+
+def distances(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[int], int]:
+    """Each pair's distance in the pooled (mid-)ranking, doubled to stay an integer, and
+    T: the sum of the distances of the pairs whose head ranks above its base."""
+    ranks, _ = _ranks(list(xs) + list(ys))
+    n = len(xs)
+    signed = [round(2 * ranks[n + k]) - round(2 * ranks[k]) for k in range(n)]
+    return [abs(d) for d in signed], sum(d for d in signed if d > 0)
+
+
+def subset_sum_tail(weights: Sequence[int], observed: int) -> float:
+    """P(the weights of a random subset sum to `observed` or more), each subset as likely.
+
+    The counts are the coefficients of prod(1 + x^w), held in one integer with a
+    field of `bits` bits per power of x (no count exceeds 2^n, so fields never carry);
+    the sum of the fields from `observed` up is that integer shifted, modulo 2^bits - 1,
+    because 2^bits leaves remainder 1.
+    """
+    n = len(weights)
+    bits = n + 2
+    poly = 1
+    for w in weights:
+        poly += poly << (w * bits)
+    upper = poly >> (max(observed, 0) * bits)
+    return (upper % ((1 << bits) - 1)) / 2**n
+
+
+def greater_p(weights: Sequence[int], observed: int) -> float:
+    """One-sided p that head ranks above base by chance as much as seen: exact up to
+    EXACT_PAIRS pairs, then normal with continuity correction (mean W/2, var sum w^2/4)."""
+    if len(weights) <= EXACT_PAIRS:
+        return min(1.0, subset_sum_tail(weights, observed))
+    return _normal_p(observed, sum(weights) / 2, sum(w * w for w in weights) / 4, "greater")
+
+
+def p_values(xs: Sequence[float], ys: Sequence[float], shift: float = 0.0) -> tuple[float, float]:
+    """One-sided p-values that head is higher than base by more than `shift`, and lower."""
+    weights, up = distances(xs, [y - shift for y in ys])
+    return greater_p(weights, up), greater_p(weights, sum(weights) - up)
+
+
+def smallest_p(pairs: int) -> float:
+    """The smallest p n pairs can give (head above base in every pair): 1 / 2^n."""
+    return 0.5**pairs
+
+
+def interval(
+    xs: Sequence[float], ys: Sequence[float], confidence: float
+) -> tuple[float, float, float]:
+    """The Hodges-Lehmann shift (median of all head - base differences) and the shifts
+    the test does not reject at 1 - confidence (split over both tails).
+
+    Both tests' verdicts change only where a shifted head run crosses a base run, at the
+    sorted differences D_1 .. D_M; between two of them every rank is fixed.  The low end is
+    the first D after which the `greater` test stops rejecting, the high end the last D
+    before which the `less` test still does not: found by bisection over the segments
+    between the differences, along which each p-value rises (up to the distances' steps
+    of 1, which tests/test_pairs.py checks against a scan of every segment).
+    """
+    diffs = sorted(y - x for x in xs for y in ys)
+    half = (1 - confidence) / 2
+
+    def probe(segment: int) -> float:
+        """A shift inside segment k: between D_k and D_k+1 (0-based k-1 and k)."""
+        if segment == 0:
+            return diffs[0] - 1.0
+        if segment == len(diffs):
+            return diffs[-1] + 1.0
+        return (diffs[segment - 1] + diffs[segment]) / 2
+
+    segments = range(len(diffs) + 1)
+    first = bisect.bisect_left(segments, True, key=lambda s: p_values(xs, ys, probe(s))[0] > half)
+    last = bisect.bisect_left(
+        segments, True, key=lambda s: p_values(xs, ys, probe(len(diffs) - s))[1] > half
+    )
+    first, last = min(first, len(diffs)), min(last, len(diffs))  # some segment is accepted
+    low = -math.inf if first == 0 else diffs[first - 1]
+    high = math.inf if last == 0 else diffs[len(diffs) - last]
+    return statistics.median(diffs), low, high
