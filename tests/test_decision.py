@@ -204,3 +204,53 @@ def test_the_gate_stops_adding_runs_only_at_a_planned_look() -> None:
             assert judged.settled and judged.verdict == "fail"
         answers[n] = settled(base, head)
     assert answers == {10: True, 11: False, 12: False, 13: False, 14: False, 15: True, 16: False}
+
+
+def test_compare_of_two_gates_files_judges_two_samples(tmp_path: Path) -> None:
+    """Base of one gate against head of another: each file numbers its runs from 0, but
+    the two never shared a coin flip, so the two-sample test judges (scipy's exact p)."""
+    base, head = seeded_slowdown()
+    first = gate_file(tmp_path / "a.json", base, base, max_runs=15)
+    second = gate_file(tmp_path / "b.json", head, head, max_runs=15)
+    out = tmp_path / "ab.json"
+    perfgate("compare", str(first), str(second), "--json", str(out))
+    wall = next(c for c in json.loads(out.read_text())["comparisons"] if c["metric"] == "wall_time")
+    assert wall["method"].startswith("unpaired")
+    expected = scipy_stats.mannwhitneyu(head, base, alternative="greater", method="exact").pvalue
+    assert wall["p_value"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_results_a_gate_judged_as_two_samples_are_rejudged_as_two_samples(
+    tmp_path: Path,
+) -> None:
+    """A results file from before the pairs' test: its comparisons say 'unpaired', and
+    compare keeps to the test the gate used, so the verdict the gate gave stands."""
+    base, head = seeded_slowdown()
+    gate = gate_file(tmp_path / "gate.json", base, head, runs=15, max_runs=15)
+    judged = tmp_path / "judged.json"
+    perfgate("compare", str(gate), "--json", str(judged))
+    data = json.loads(judged.read_text())
+    assert {c["method"].split(":")[0] for c in data["comparisons"]} == {"paired"}
+    for comparison in data["comparisons"]:
+        comparison["method"] = "unpaired: Mann-Whitney U, Hodges-Lehmann (Moses) interval"
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(data))
+    again = tmp_path / "again.json"
+    perfgate("compare", str(old), "--json", str(again))
+    wall = next(
+        c for c in json.loads(again.read_text())["comparisons"] if c["metric"] == "wall_time"
+    )
+    assert wall["method"].startswith("unpaired")
+    expected = scipy_stats.mannwhitneyu(head, base, alternative="greater", method="exact").pvalue
+    assert wall["p_value"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_first_look_at_a_twentieth_of_the_runs_spends_what_the_formula_says() -> None:
+    """runs 10, max-runs 200: the first look's share of 1% is 2 (1 - Phi(2.5758 / sqrt(0.05)))
+    = 1.05e-30 by scipy; it used to underflow to 0 and crash the plan."""
+    cfg = config.Config()
+    plan = Plan(cfg.thresholds, runs=10, max_runs=200)
+    z = scipy_stats.norm.isf(0.01 / 2) / math.sqrt(10 / 200)
+    first = plan.look(10).regression_level
+    assert first == pytest.approx(2 * scipy_stats.norm.sf(z), rel=1e-6)
+    assert plan.look(200).regression_level < 0.01

@@ -659,12 +659,30 @@ def test_more_runs_than_planned_are_one_last_look() -> None:
     )
 
 
-def test_more_pairs_than_the_pairs_interval_can_afford_are_judged_as_two_samples() -> None:
-    """Up to stats.MAX_PAIRS (300) pairs the coin flips judge; at 301 the two-sample test,
-    whose interval thins the runs instead of searching all 90,601 ratios."""
+def test_more_pairs_than_counting_can_afford_are_judged_as_two_samples() -> None:
+    """Up to stats.MAX_PAIRS (100) pairs the coin flips judge; at 101 the two-sample test."""
     rng = random.Random(8)
-    for n, method in ((300, "paired"), (301, "unpaired")):
+    for n, method in ((100, "paired"), (101, "unpaired")):
         walls = noisy(rng, n, 1.0, 0.02)
         base, head = interleaved(walls, [w * 1.3 for w in walls])
         found = stats.compare_metric(base, head, "wall_time", 0.05)
         assert found.method.startswith(method) and found.verdict == "regression"
+
+
+def test_runs_that_never_shared_a_coin_flip_are_not_paired() -> None:
+    """Two recordings each numbered from 0: base at 2k and head at 2k is no pair; and
+    instruction counts, counted base before head, are never judged against coin flips."""
+    walls = [1.0, 1.01, 0.99, 1.0, 1.02, 1.01, 1.0, 0.98, 1.0, 1.01]
+    base, head = interleaved(walls, [w * 1.3 for w in walls])
+    assert stats.paired_values(base, head, "wall_time") is not None
+    both_even = Side("b", "", tuple(_sample(w * 1.3, 1e7, 2 * k) for k, w in enumerate(walls)))
+    base_even = Side("a", "", tuple(_sample(w, 1e7, 2 * k) for k, w in enumerate(walls)))
+    assert stats.paired_values(base_even, both_even, "wall_time") is None
+    assert stats.compare_metric(base_even, both_even, "wall_time", 0.05).method.startswith(
+        "unpaired"
+    )
+    counts = [1000, 1010, 1020, 1005, 1015, 1000, 1010, 1020, 1005, 1015]
+    found = stats.compare_metric(
+        counted(base, counts), counted(head, [c * 2 for c in counts]), "instructions", 0.01
+    )
+    assert found.method.startswith("unpaired") and found.verdict == "regression"

@@ -173,10 +173,11 @@ def compare_saved(
         if not {"base", "head"} <= set(first.sides):
             raise ConfigError(f"{paths[0]}: has no base and head sides; give two results files")
         base, head, source = first.sides["base"], first.sides["head"], first
+        paired = judged_in_pairs(first)
     else:
         base = _pick_side(first, ("run", "base"), paths[0])
         head = _pick_side(second, ("run", "head"), str(paths[1]))
-        source = second
+        source, paired = second, False  # runs of two recordings never shared coin flips
     for name, side, path in (("base", base, paths[0]), ("head", head, paths[1])):
         if len([s for s in side.samples if s.ok]) < stats.MIN_RUNS:
             raise ConfigError(
@@ -185,7 +186,16 @@ def compare_saved(
             )
     settings = _recorded_thresholds(source, config)
     recorded = replace(config, **{name: settings[name] for name in THRESHOLD_SETTINGS.values()})
-    return rejudge(base, head, source, settings, recorded.thresholds)
+    return rejudge(base, head, source, settings, recorded.thresholds, paired=paired)
+
+
+def judged_in_pairs(results: Results) -> bool:
+    """Whether a gate judged its runs against their pairs' coin flips: its comparisons say
+    so (results of a perfgate before compare/pairs.py were judged as two samples, and are
+    re-judged as they were); with none recorded, the default."""
+    if not results.comparisons:
+        return stats.PAIRED
+    return any(c.method.startswith("paired") for c in results.comparisons)
 
 
 #: Threshold keys and the Config field (and results setting) each fills, per the registry.
@@ -222,6 +232,8 @@ def rejudge(
     source: Results,
     settings: Mapping[str, Any],
     thresholds: Mapping[str, float],
+    *,
+    paired: bool = stats.PAIRED,
 ) -> Outcome:
     """`perfgate compare`: base against head decided as the gate decides, by `stats.judge`.
 
@@ -244,7 +256,9 @@ def rejudge(
             f"regression at this look's level ({level:.3g}; their smallest p-value is "
             f"{fewest:.3g}); record at least {_fewest_runs(level)} runs per side"
         )
-    judgement = stats.judge(base, head, plan, test=shards.merged_test(source, base, head))
+    judgement = stats.judge(
+        base, head, plan, paired=paired, test=shards.merged_test(source, base, head)
+    )
     checks = budgets.rejudge(source, head)
     results = Results(
         verdict="fail" if budgets.over(checks) else judgement.verdict,

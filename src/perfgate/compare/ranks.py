@@ -1,8 +1,9 @@
 """Distribution-free tests and intervals: rank tests, their exact null distributions,
 and the Hodges-Lehmann shifts with their intervals (pure).
 
-The statistics under every comparison of compare/stats.py (whole runs),
-compare/stratified.py (shards), compare/tests.py and compare/imports.py.
+The statistics under the comparisons of compare/stats.py (whole runs, with
+compare/pairs.py for interleaved pairs), compare/stratified.py (shards),
+compare/tests.py and compare/imports.py.
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def paired_values(base: Side, head: Side, metric: str) -> list[tuple[float, floa
     do not pair: their orders collide.  Instructions counted in some runs only
     (counts.py) do not pair either.
     """
-    by_pair: dict[int, dict[str, float]] = {}
+    by_pair: dict[int, dict[str, tuple[int, float]]] = {}
     for name, side in (("base", base), ("head", head)):
         for sample in side.samples:
             if sample.order < 0:
@@ -75,10 +75,12 @@ def paired_values(base: Side, head: Side, metric: str) -> list[tuple[float, floa
             slot = by_pair.setdefault(sample.order // 2, {})
             if name in slot or not sample.has(metric):
                 return None  # orders collide, or a count of some runs only (counts.py)
-            slot[name] = sample.value(metric)
-    if not by_pair or any(len(slot) != 2 for slot in by_pair.values()):
-        return None
-    return [(slot["base"], slot["head"]) for _, slot in sorted(by_pair.items())]
+            slot[name] = (sample.order, sample.value(metric))
+    if not by_pair or any(
+        len(slot) != 2 or slot["base"][0] == slot["head"][0] for slot in by_pair.values()
+    ):
+        return None  # a run without its partner, or two runs at one place in the order
+    return [(slot["base"][1], slot["head"][1]) for _, slot in sorted(by_pair.items())]
 
 
 #: Fewest runs per side for a 95% interval: with 3 and 3 no order statistic of the
@@ -89,8 +91,10 @@ MIN_RUNS = 4
 TIME_FLOOR_S = 0.001
 
 
-#: The most pairs judged by their coin flips; the two-sample test takes more.
-MAX_PAIRS = 300
+#: The most pairs judged by their coin flips: the swap distribution is counted exactly,
+#: which costs about 7 ms per tail at 100 pairs and 170 ms at 200, and the interval's
+#: search needs some 40 tails.  More runs than that are judged as two samples.
+MAX_PAIRS = 100
 
 
 def use_pairs(pairs: int, alpha: float) -> bool:
@@ -98,8 +102,8 @@ def use_pairs(pairs: int, alpha: float) -> bool:
     `alpha` without every pair agreeing (its smallest p is 1 / 2^n); below that the
     two-sample test resolves more (5 runs a side can reach p = 0.004).  The choice
     depends on the run count and the level only, never on the runs, so each look's
-    test keeps its level.  Beyond MAX_PAIRS the pairs' interval (a search over all n^2
-    ratios) would cost seconds, and the two-sample one is thinned instead (ranks.py)."""
+    test keeps its level.  Beyond MAX_PAIRS the pairs' exact distribution and interval
+    would cost seconds per look, and the two-sample one is cheap."""
     return math.log2(4 / alpha) <= pairs <= MAX_PAIRS  # 1 / 2^n <= alpha / 4
 
 
@@ -136,9 +140,9 @@ def compare_metric(
     `change` is the Hodges-Lehmann estimate of the relative shift (the median of
     all head/base ratios, minus one), from the same ranks as its interval and its
     p-value, so that a reader never sees an estimate its own interval rules out.
-    With `paired`, interleaved runs are compared pair by pair once there are enough
-    pairs (see PAIRED for why that is not the default).  A `test` replaces both: the
-    merged shards' stratified test is judged by these same rules.
+    With `paired` (the default, see PAIRED), interleaved runs are judged against their
+    pairs' coin flips once there are enough pairs (`use_pairs`).  A `test` replaces both:
+    the merged shards' stratified test is judged by these same rules.
     """
     a, b = base.values(metric), head.values(metric)
     if metrics.unit(metric) == metrics.COUNT and agree(a, threshold) and agree(b, threshold):
@@ -159,7 +163,10 @@ def compare_metric(
             None, "", look.regression_level, short,
         )  # fmt: skip
     xs, ys = [math.log(v) for v in a], [math.log(v) for v in b]
-    pairs = paired_values(base, head, metric) if paired and test is None else None
+    # Instructions are counted in runs of their own, base before head (measure/schedule.py):
+    # no coin flip set their order, so they are not judged against one.
+    counted = metrics.unit(metric) == metrics.COUNT
+    pairs = paired_values(base, head, metric) if paired and test is None and not counted else None
     if test is not None:
         greater, less, interval, method = test(xs, ys)
     elif pairs is not None and use_pairs(len(pairs), look.regression_level):
