@@ -2,8 +2,8 @@
 
 The corpus (bench/noise, format in its README) holds real runs of a few
 commands, back to back on a shared 2-core VM.  A trial takes 2n consecutive
-runs from a random place; runs 0, 2, 4, ... become base and 1, 3, 5, ... head.
-They alternated in time exactly as perfgate's interleaved pairs do, so drift
+runs from a random place; runs 2k and 2k + 1 form pair k, and a coin flip per
+pair says which is base, exactly as perfgate's interleaved pairs run, so drift
 and bursts hit both sides as they would in a real gate, and any difference
 between the sides is noise.  A slowdown is planted by multiplying head.
 """
@@ -61,12 +61,28 @@ def load_runs(path: Path = CORPUS) -> dict[str, list[tuple[float, float, int]]]:
 
 
 def draw(series: Sequence[Any], pairs: int, rng: random.Random) -> tuple[list[Any], list[Any]]:
-    """2 * pairs consecutive runs from a random place, split into alternate runs."""
+    """2 * pairs consecutive runs from a random place, split into alternate runs (base
+    first in every pair): for the budget and shard benches, which never pair runs."""
     if len(series) < 2 * pairs:
         raise ValueError(f"a window of {2 * pairs} runs needs a longer series ({len(series)})")
     start = rng.randrange(0, len(series) - 2 * pairs + 1)
     window = series[start : start + 2 * pairs]
     return list(window[0::2]), list(window[1::2])
+
+
+def draw_pairs(
+    series: Sequence[Any], pairs: int, rng: random.Random
+) -> tuple[list[Any], list[Any]]:
+    """As `draw`, then a coin flip per pair says which of its two runs is base, as
+    perfgate's runner orders them (measure/schedule.py): an effect of running first is
+    then noise that both sides share, not a change, as in a real gate."""
+    first, second = draw(series, pairs, rng)
+    base, head = [], []
+    for a, b in zip(first, second, strict=True):
+        base_first = rng.random() < 0.5
+        base.append(a if base_first else b)
+        head.append(b if base_first else a)
+    return base, head
 
 
 def trials(
@@ -77,7 +93,7 @@ def trials(
     drawn = []
     for t in range(count):
         name = names[t % len(names)]
-        base, head = draw(series[name], pairs, rng)
+        base, head = draw_pairs(series[name], pairs, rng)
         drawn.append(Trial(name, tuple(base), tuple(head)))
     return drawn
 

@@ -119,7 +119,9 @@ def main() -> int:
         series = corpus.load_runs(path)
         rng = random.Random(args.seed)
         names = sorted(series)
-        trials = [corpus.draw(series[names[t % len(names)]], 30, rng) for t in range(args.trials)]
+        trials = [
+            corpus.draw_pairs(series[names[t % len(names)]], 30, rng) for t in range(args.trials)
+        ]
         print(f"{path.name}: {', '.join(names)}", file=sys.stderr, flush=True)
         wall += wall_table(path.name, trials)
         gate += gate_table(path.name, trials)

@@ -10,7 +10,7 @@ exchangeable across the whole gate.  The two-sample Mann-Whitney test assumes
 that they are; on a runner that drifts (the load of its neighbours comes and
 goes) a pair's two runs sit close together in the pooled ranking, Mann-Whitney's
 null is then too wide and it finds much less (on the loaded noise corpus a 10%
-slowdown at 20 runs a side: 9% against 25%, docs/benchmarks.md).  When the first
+slowdown at 20 runs a side: 9% against 28%, docs/benchmarks.md).  When the first
 run of a pair is always slower (a cold cache) it is the other way round, and
 only the swap distribution keeps the level.
 

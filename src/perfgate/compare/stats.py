@@ -48,8 +48,8 @@ def summarize(values: Sequence[float]) -> Summary:
 #: Mann-Whitney's statistic, the within-pair swaps as its null) or as two samples (plain
 #: Mann-Whitney).  The swaps are the null the design guarantees; on the recorded noise
 #: they find as much as the two-sample test on the quiet corpus (a 10% slowdown at 20
-#: runs: 98.7% against 97.0%) and three times as much on the loaded one (24.6% against
-#: 8.5%), where drift makes the two-sample test's null too wide (docs/benchmarks.md).
+#: runs: 97.8% against 97.6%) and three times as much on the loaded one (27.8% against
+#: 8.9%), where drift makes the two-sample test's null too wide (docs/benchmarks.md).
 #: The Wilcoxon signed-rank test on the pairs' ratios, tried first, lost to both: one
 #: burst spoils a whole pair's ratio, but moves only one run in the pooled ranking.
 PAIRED = True
