@@ -30,6 +30,7 @@ from sample_comments import (
 
 from perfgate import cli, pipeline
 from perfgate.compare import stats
+from perfgate.compare import tests as bd
 from perfgate.compare.tests import Breakdown
 from perfgate.github.publish import status_description, status_state
 from perfgate.report import console, markdown
@@ -359,3 +360,25 @@ def test_the_render_script_draws_a_saved_results_file_as_github_would(tmp_path: 
     assert (out / "bimodal.md").read_text().startswith("<!-- perfgate:perfgate -->\n### ❌")
     assert "href='bimodal.html'" in (out / "index.html").read_text()
     assert done.stdout.splitlines()[-1] == str(out / "index.html")
+
+
+def test_several_findings_of_a_kind_are_counted_with_their_plural():
+    """Two of each kind: '2 slower tests', '2 slower groups of tests', '2 hungrier tests'
+    (a real gate once printed '8 slower group of testss')."""
+    slower = (slower_test("tests/test_a.py::test_x"), slower_test("tests/test_a.py::test_y"))
+    groups = tuple(
+        bd.GroupChange("file", 12, slower_test(name)) for name in ("tests/a.py", "tests/b.py")
+    )
+    hungrier = tuple(
+        dataclasses.replace(t, metric="memory")
+        for t in (slower_test("t.py::a"), slower_test("t.py::b"))
+    )
+    suite = dataclasses.replace(
+        suite_comparison(slower), group_regressions=groups, memory_regressions=hungrier
+    )
+    text = markdown.render_comment(
+        with_breakdown(make_results(slowdown=1.3), Breakdown(tests=suite))
+    )
+    first = text.splitlines()[0]
+    assert "2 slower tests" in first and "2 hungrier tests" in first, first
+    assert "2 slower groups of tests" in first and "testss" not in first, first

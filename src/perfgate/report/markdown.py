@@ -171,17 +171,17 @@ def red_findings(results: Results, quote: Callable[..., str] = untrusted) -> lis
     if tests is None:
         return found
     kinds = (
-        ("slower test", tests.time_regressions),
-        ("slower group of tests", tests.group_regressions),
-        ("hungrier test", tests.memory_regressions),
+        ("slower test", "slower tests", tests.time_regressions),
+        ("slower group of tests", "slower groups of tests", tests.group_regressions),
+        ("hungrier test", "hungrier tests", tests.memory_regressions),
     )
-    for what, items in kinds:
+    for one, many, items in kinds:
         if len(items) == 1:
             item = items[0]
             change = item.change if isinstance(item, GroupChange) else item
-            found.append(f"{what} {quote(change.nodeid)}")
+            found.append(f"{one} {quote(change.nodeid)}")
         elif items:
-            found.append(f"{len(items)} {what.replace('test', 'tests', 1)}")
+            found.append(f"{len(items)} {many}")
     found += [f"a leak from {quote(leak.first_test)}" for leak in tests.leaks]
     found += leftovers.red_findings(tests.left_behind, tests.duplicates, quote)
     if tests.collection is not None and tests.collection.verdict == "regression":
