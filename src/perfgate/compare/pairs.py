@@ -44,21 +44,22 @@ def distances(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[int], int]
     return [abs(d) for d in signed], sum(d for d in signed if d > 0)
 
 
-def subset_sum_tail(weights: Sequence[int], observed: int) -> float:
-    """P(the weights of a random subset sum to `observed` or more), each subset as likely.
-
-    The counts are the coefficients of prod(1 + x^w), held in one integer with a
-    field of `bits` bits per power of x (no count exceeds 2^n, so fields never carry);
-    the sum of the fields from `observed` up is that integer shifted, modulo 2^bits - 1,
-    because 2^bits leaves remainder 1.
-    """
-    n = len(weights)
-    bits = n + 2
+def _swap_counts(weights: Sequence[int]) -> tuple[int, int]:
+    """How many of the 2^n subsets of the weights give each sum: the coefficients of
+    prod(1 + x^w), held in one integer with a field of `bits` bits per power of x (no
+    count exceeds 2^n, so fields never carry).  Returns the integer and `bits`."""
+    bits = len(weights) + 2
     poly = 1
     for w in weights:
         poly += poly << (w * bits)
-    upper = poly >> (max(observed, 0) * bits)
-    return (upper % ((1 << bits) - 1)) / 2**n
+    return poly, bits
+
+
+def _tail(counts: tuple[int, int], n: int, observed: int) -> float:
+    """Share of the 2^n subsets whose sum is `observed` or more: the fields from `observed`
+    up, summed as the shifted integer modulo 2^bits - 1 (2^bits leaves remainder 1)."""
+    poly, bits = counts
+    return ((poly >> (max(observed, 0) * bits)) % ((1 << bits) - 1)) / 2**n
 
 
 def greater_p(weights: Sequence[int], observed: int) -> float:
@@ -68,13 +69,15 @@ def greater_p(weights: Sequence[int], observed: int) -> float:
     few pairs far apart, most side by side) and the normal tail was off by orders of
     magnitude there; stats.MAX_PAIRS bounds what counting costs instead.
     """
-    return min(1.0, subset_sum_tail(weights, observed))
+    return _tail(_swap_counts(weights), len(weights), observed)
 
 
 def p_values(xs: Sequence[float], ys: Sequence[float], shift: float = 0.0) -> tuple[float, float]:
-    """One-sided p-values that head is higher than base by more than `shift`, and lower."""
+    """One-sided p-values that head is higher than base by more than `shift`, and lower:
+    both tails of one count of the swaps."""
     weights, up = distances(xs, [y - shift for y in ys])
-    return greater_p(weights, up), greater_p(weights, sum(weights) - up)
+    counts = _swap_counts(weights)
+    return _tail(counts, len(weights), up), _tail(counts, len(weights), sum(weights) - up)
 
 
 def smallest_p(pairs: int) -> float:

@@ -104,7 +104,7 @@ def use_pairs(pairs: int, alpha: float) -> bool:
     depends on the run count and the level only, never on the runs, so each look's
     test keeps its level.  Beyond MAX_PAIRS the pairs' exact distribution and interval
     would cost seconds per look, and the two-sample one is cheap."""
-    return math.log2(4 / alpha) <= pairs <= MAX_PAIRS  # 1 / 2^n <= alpha / 4
+    return pair_tests.smallest_p(pairs) <= alpha / 4 and pairs <= MAX_PAIRS
 
 
 def too_short(metric: str, a: Sequence[float], b: Sequence[float]) -> str | None:

@@ -92,7 +92,7 @@ def details_section(results: Results, budget: int = GITHUB_COMMENT_LIMIT) -> str
         )
         lines.append(
             f"- statistics: {'; '.join(methods)}; change: {shift}, with its 95% interval"
-            + _unpaired_note(methods)
+            + _pairing_note(methods)
         )
     look = look_phrase(results)
     if look:
@@ -138,7 +138,7 @@ def _number(value: object) -> str:
 MAX_SHARD_LINES = 12
 
 
-def _unpaired_note(methods: list[str]) -> str:
+def _pairing_note(methods: list[str]) -> str:
     """How the pairs enter the test: an unpaired test must say that they only set the run
     order, or it reads as a contradiction; the paired one, what its p-value counts."""
     notes = []
